@@ -1,0 +1,33 @@
+// Intra-op parallelism: a fixed set of workers that sleep on a condition variable
+// between jobs (never spin forever). parallel_for splits [0, n) into contiguous chunks,
+// runs them on the workers and the calling thread, and returns when all are done.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace deployrt {
+
+class ThreadPool {
+ public:
+  /// num_threads counts the calling thread: 1 means no workers are started.
+  explicit ThreadPool(int num_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int num_threads() const { return num_threads_; }
+
+  /// Calls fn(begin, end) over disjoint chunks covering [0, n). Chunks are at least
+  /// `grain` items (except the last). Runs inline when n is small or there is one thread.
+  /// Not reentrant: fn must not call parallel_for on the same pool.
+  void parallel_for(int64_t n, const std::function<void(int64_t begin, int64_t end)>& fn,
+                    int64_t grain = 1);
+
+ private:
+  struct State;
+  int num_threads_;
+  State* state_;
+};
+
+}  // namespace deployrt
