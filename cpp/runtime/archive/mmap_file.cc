@@ -1,0 +1,77 @@
+#include "archive/mmap_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/limits.h"
+
+namespace deployrt {
+namespace archive {
+namespace {
+
+Status io_error(const std::string& what, const std::string& path, int err) {
+  return Status(ErrorCode::kIo, what + " '" + path + "': " + std::strerror(err));
+}
+
+// Closes the descriptor on every path out of open(); the mapping outlives it.
+struct FdCloser {
+  int fd;
+  ~FdCloser() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+}  // namespace
+
+MmapFile::~MmapFile() { reset(); }
+
+MmapFile::MmapFile(MmapFile&& other) noexcept : data_(other.data_), size_(other.size_) {
+  other.data_ = nullptr;
+  other.size_ = 0;
+}
+
+MmapFile& MmapFile::operator=(MmapFile&& other) noexcept {
+  if (this != &other) {
+    reset();
+    data_ = other.data_;
+    size_ = other.size_;
+    other.data_ = nullptr;
+    other.size_ = 0;
+  }
+  return *this;
+}
+
+void MmapFile::reset() {
+  if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+  data_ = nullptr;
+  size_ = 0;
+}
+
+Result<MmapFile> MmapFile::open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error("cannot open", path, errno);
+  FdCloser closer{fd};
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return io_error("cannot stat", path, errno);
+  if (!S_ISREG(st.st_mode)) return Status(ErrorCode::kIo, "'" + path + "' is not a regular file");
+  if (st.st_size == 0) return Status(ErrorCode::kArchive, "'" + path + "' is empty (0 bytes); expected a .dkr archive");
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size > limits::kMaxFileBytes) {
+    return Status(ErrorCode::kLimit, "'" + path + "' is " + std::to_string(size) + " bytes; the limit is " +
+                                         std::to_string(limits::kMaxFileBytes));
+  }
+  void* p = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ, MAP_PRIVATE, fd, 0);
+  if (p == MAP_FAILED) return io_error("cannot mmap", path, errno);
+  MmapFile file;
+  file.data_ = static_cast<const uint8_t*>(p);
+  file.size_ = static_cast<size_t>(size);
+  return Result<MmapFile>(std::move(file));
+}
+
+}  // namespace archive
+}  // namespace deployrt

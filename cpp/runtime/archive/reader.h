@@ -1,0 +1,126 @@
+// The archive verifier and its in-place accessors: the single trust boundary of the
+// runtime. ArchiveView::verify checks every rule of docs/archive-format.md, in the
+// order header -> section table -> strings -> tensors -> graph -> metadata, before
+// anything else reads the bytes; after it succeeds, the accessors below decode entries
+// straight from the buffer (no parsing copies) and every index they return is in range.
+//
+// Rules beyond bounds that the verifier also enforces: values are SSA (defined once,
+// before use, in the graph that uses them), node outputs are node-output values,
+// attribute payloads match their type tags, subgraph references form no cycle.
+// In version 1.0 a subgraph may only use its own inputs, constants and its own nodes'
+// outputs (no op of 1.0 has subgraphs; a later minor will add outer-scope captures).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "archive/format.h"
+#include "deployrt/deployrt.h"
+
+namespace deployrt {
+namespace archive {
+
+struct TensorEntry {
+  uint32_t name = 0;
+  DType dtype = DType::kInvalid;
+  int rank = 0;
+  int64_t dims[kMaxRank] = {};
+  uint64_t data_offset = 0;  // from the start of WEIGHTS
+  uint64_t nbytes = 0;
+};
+
+struct ValueEntry {
+  uint32_t name = 0;
+  ValueKind kind = ValueKind::kNodeOutput;
+  DType dtype = DType::kInvalid;
+  int rank = 0;
+  uint32_t tensor = kNone;
+  int64_t dims[kMaxRank] = {};
+};
+
+struct NodeEntry {
+  uint32_t op = 0;
+  uint32_t name = 0;
+  uint32_t source = 0;
+  uint32_t input_begin = 0, input_count = 0;
+  uint32_t output_begin = 0, output_count = 0;
+  uint32_t attr_begin = 0, attr_count = 0;
+};
+
+struct GraphEntry {
+  uint32_t name = 0;
+  uint32_t node_begin = 0, node_count = 0;
+  uint32_t input_begin = 0, input_count = 0;
+  uint32_t output_begin = 0, output_count = 0;
+};
+
+struct AttrEntry {
+  uint32_t name = 0;
+  uint32_t type = 0;  // AttrType code (1..6)
+  uint64_t a = 0;
+  uint64_t b = 0;
+};
+
+/// A verified archive. Does not own the bytes: they must outlive the view.
+class ArchiveView {
+ public:
+  ArchiveView() = default;
+
+  /// Verifies `size` bytes at `data` (any alignment). kArchive with a message naming the
+  /// field, offset/index, expected and actual on any violation; kLimit above limits.h.
+  static Result<ArchiveView> verify(const uint8_t* data, size_t size);
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  uint16_t version_minor() const { return version_minor_; }
+
+  uint32_t string_count() const { return string_count_; }
+  std::string_view string(uint32_t index) const;
+
+  uint32_t tensor_count() const { return tensor_count_; }
+  TensorEntry tensor(uint32_t index) const;
+  /// Start of a tensor's data inside the buffer.
+  const uint8_t* tensor_data(uint32_t index) const;
+
+  uint32_t value_count() const { return value_count_; }
+  uint32_t node_count() const { return node_count_; }
+  uint32_t graph_count() const { return graph_count_; }
+  uint32_t attr_count() const { return attr_count_; }
+  ValueEntry value(uint32_t index) const;
+  NodeEntry node(uint32_t index) const;
+  GraphEntry graph(uint32_t index) const;
+  AttrEntry attr(uint32_t index) const;
+  int64_t int_at(uint64_t index) const;
+  double float_at(uint64_t index) const;
+  uint32_t index_at(uint64_t index) const;
+
+  std::string_view metadata() const;
+
+ private:
+  friend class Verifier;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  uint16_t version_minor_ = 0;
+  // Absolute offsets/sizes of the five known sections, indexed by kind - 1.
+  uint64_t section_offset_[kNumSectionKinds] = {};
+  uint64_t section_size_[kNumSectionKinds] = {};
+  uint32_t string_count_ = 0;
+  uint32_t tensor_count_ = 0;
+  uint32_t value_count_ = 0, node_count_ = 0, graph_count_ = 0, attr_count_ = 0;
+  uint32_t int_count_ = 0, float_count_ = 0, index_count_ = 0;
+  // Absolute offsets of the graph section's arrays.
+  uint64_t values_at_ = 0, nodes_at_ = 0, graphs_at_ = 0, attrs_at_ = 0, ints_at_ = 0, floats_at_ = 0,
+           indices_at_ = 0;
+
+  const uint8_t* section(SectionKind kind) const {
+    return data_ + section_offset_[static_cast<uint32_t>(kind) - 1];
+  }
+};
+
+/// True when bytes [p, p+n) are valid UTF-8 (no overlongs, surrogates or code points
+/// above U+10FFFF). Sets *bad_at to the offset of the first bad byte otherwise.
+bool is_valid_utf8(const uint8_t* p, size_t n, size_t* bad_at);
+
+}  // namespace archive
+}  // namespace deployrt

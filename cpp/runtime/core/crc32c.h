@@ -1,0 +1,14 @@
+// CRC-32C (Castagnoli): reflected polynomial 0x82F63B78, init and final XOR 0xFFFFFFFF,
+// as the archive format specifies. crc32c("123456789") == 0xE3069283.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace deployrt {
+
+/// Continues a CRC: pass the previous result as `crc` (0 to start), so a checksum can
+/// be computed over several pieces: crc32c(b, nb, crc32c(a, na)).
+uint32_t crc32c(const void* data, size_t size, uint32_t crc = 0);
+
+}  // namespace deployrt

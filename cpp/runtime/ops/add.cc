@@ -1,0 +1,61 @@
+// add (docs/ops.md code 4): y = a + alpha * b with broadcasting.
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "kernels/reference/binary_ref.h"
+#include "ops/broadcast.h"
+#include "ops/ops.h"
+#include "ops/parallel.h"
+#include "ops/validate.h"
+#include "threadpool/thread_pool.h"
+
+namespace deployrt {
+
+namespace {
+
+Status read_alpha(const NodeInfo& node, double* alpha) {
+  Status st = node.get_float("alpha", alpha);
+  if (!st.ok()) return st;
+  if (!std::isfinite(*alpha)) return node.error("attribute 'alpha' must be finite, got " + std::to_string(*alpha));
+  return Status::Ok();
+}
+
+Status infer_add(NodeInfo& node) {
+  Status st = infer_broadcast_binary(node);
+  double alpha = 0.0;
+  if (st.ok()) st = read_alpha(node, &alpha);
+  return st;
+}
+
+class AddKernel final : public OpKernel {
+ public:
+  AddKernel(const BroadcastPlan& plan, float alpha) : plan_(plan), alpha_(alpha) {}
+
+  void run(const TensorRef* inputs, TensorRef* outputs, void* /*workspace*/, ThreadPool& pool) const override {
+    const float* a = inputs[0].as<const float>();
+    const float* b = inputs[1].as<const float>();
+    float* y = outputs[0].as<float>();
+    pool.parallel_for(
+        plan_.rows(), [&](int64_t begin, int64_t end) { f32_add_ref(plan_, a, b, alpha_, y, begin, end); },
+        grain_for(plan_.row_length()));
+  }
+
+ private:
+  BroadcastPlan plan_;
+  float alpha_;
+};
+
+Result<std::unique_ptr<OpKernel>> create_add(const NodeInfo& node) {
+  double alpha = 0.0;
+  Status st = read_alpha(node, &alpha);
+  if (!st.ok()) return st;
+  const BroadcastPlan plan = make_broadcast_plan(node.inputs[0], node.inputs[1], node.outputs[0]);
+  return std::unique_ptr<OpKernel>(new AddKernel(plan, static_cast<float>(alpha)));
+}
+
+}  // namespace
+
+const OpDef kAddOp = {OpKind::kAdd, "add", 2, 2, 1, infer_add, create_add};
+
+}  // namespace deployrt

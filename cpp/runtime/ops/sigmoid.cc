@@ -1,0 +1,42 @@
+// sigmoid (docs/ops.md code 11): y = 1 / (1 + exp(-x)).
+#include <memory>
+
+#include "kernels/reference/activation_ref.h"
+#include "ops/ops.h"
+#include "ops/parallel.h"
+#include "ops/validate.h"
+#include "threadpool/thread_pool.h"
+
+namespace deployrt {
+
+namespace {
+
+Status infer_sigmoid(NodeInfo& node) {
+  Status st = check_input_count(node, 1, 1);
+  if (st.ok()) st = check_f32_input(node, 0, "x", -1);
+  if (!st.ok()) return st;
+  node.outputs.assign(1, node.inputs[0]);
+  return Status::Ok();
+}
+
+class SigmoidKernel final : public OpKernel {
+ public:
+  void run(const TensorRef* inputs, TensorRef* outputs, void* /*workspace*/, ThreadPool& pool) const override {
+    const float* x = inputs[0].as<const float>();
+    float* y = outputs[0].as<float>();
+    // exp() costs about 16 simple operations.
+    pool.parallel_for(
+        inputs[0].desc->numel(), [&](int64_t begin, int64_t end) { f32_sigmoid_ref(x, y, begin, end); },
+        grain_for(16));
+  }
+};
+
+Result<std::unique_ptr<OpKernel>> create_sigmoid(const NodeInfo& /*node*/) {
+  return std::unique_ptr<OpKernel>(new SigmoidKernel());
+}
+
+}  // namespace
+
+const OpDef kSigmoidOp = {OpKind::kSigmoid, "sigmoid", 1, 1, 1, infer_sigmoid, create_sigmoid};
+
+}  // namespace deployrt

@@ -1,0 +1,214 @@
+"""Graph -> .dkr bytes, exactly as docs/archive-format.md specifies (version 1.0)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import struct
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from ..errors import ExportError
+from ..ir.graph import CONSTANT, INPUT, Graph, Value
+from ..ir.ops import FLOAT, FLOATS, INT, INTS, STRING, schema
+from ..ir.verify import verify_graph
+from . import format as fmt
+
+_U32_MAX = 0xFFFFFFFF
+
+
+class _StringTable:
+    """Deduplicated strings; string 0 is the empty string."""
+
+    def __init__(self):
+        self.strings: List[bytes] = [b""]
+        self.index: Dict[str, int] = {"": 0}
+
+    def add(self, text: str) -> int:
+        if text in self.index:
+            return self.index[text]
+        if "\x00" in text:
+            raise ExportError(f"string {text!r} contains a NUL character, which the archive cannot store")
+        try:
+            encoded = text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ExportError(f"string {text!r} is not valid UTF-8: {e}") from None
+        self.index[text] = len(self.strings)
+        self.strings.append(encoded)
+        return self.index[text]
+
+    def serialize(self) -> bytes:
+        count = len(self.strings)
+        entries = bytearray()
+        data = bytearray()
+        offset = fmt.STRINGS_HEADER_SIZE + fmt.STRING_ENTRY_SIZE * count
+        for s in self.strings:
+            entries += struct.pack("<II", offset + len(data), len(s))
+            data += s + b"\x00"
+        if fmt.STRINGS_HEADER_SIZE + len(entries) + len(data) > _U32_MAX:
+            raise ExportError("the string table exceeds 4 GiB")
+        return struct.pack("<II", count, 0) + bytes(entries) + bytes(data)
+
+
+def _dims(shape) -> bytes:
+    if len(shape) > fmt.MAX_RANK:
+        raise ExportError(f"rank {len(shape)} exceeds the archive's maximum rank {fmt.MAX_RANK}")
+    dims = list(shape) + [0] * (fmt.MAX_RANK - len(shape))
+    return struct.pack("<8q", *dims)
+
+
+def default_metadata(source: str = "", torch_version: Optional[str] = None) -> dict:
+    from .. import __version__
+
+    return {
+        "producer": "deploykit",
+        "producer_version": __version__,
+        "torch_version": torch_version or "",
+        "format_version": fmt.FORMAT_VERSION,
+        "source": source,
+        "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def serialize(graph: Graph, metadata: Optional[dict] = None) -> bytes:
+    """The archive bytes of a verified graph. metadata defaults to default_metadata()."""
+    verify_graph(graph, ExportError)
+    strings = _StringTable()
+
+    # -- TENSORS and WEIGHTS: one tensor per constant, each 64-byte aligned -------------
+    tensor_index: Dict[str, int] = {}
+    tensor_entries = bytearray()
+    weight_chunks: List[tuple] = []
+    weights_size = 0
+    for name, array in graph.constants.items():
+        value = graph.values[name]
+        data_offset = fmt.align_up(weights_size)
+        nbytes = array.nbytes
+        tensor_index[name] = len(tensor_index)
+        tensor_entries += struct.pack("<IIIIQQ", strings.add(name), fmt.DTYPE_CODES[value.dtype],
+                                      value.rank, 0, data_offset, nbytes) + _dims(value.shape)
+        weight_chunks.append((data_offset, array))
+        # A zero-size tensor still owns one byte so that no two tensors share an offset.
+        weights_size = data_offset + max(nbytes, 1)
+    tensors_section = struct.pack("<II", len(tensor_index), 0) + bytes(tensor_entries)
+    weights = bytearray(weights_size)
+    for offset, array in weight_chunks:
+        raw = np.asarray(array).reshape(-1).view(np.uint8)
+        weights[offset:offset + raw.size] = raw.tobytes()
+
+    # -- GRAPH --------------------------------------------------------------------------
+    value_ids: Dict[str, int] = {}
+    ordered_values: List[Value] = list(graph.inputs) + [graph.values[n] for n in graph.constants]
+    for node in graph.nodes:
+        ordered_values.extend(node.outputs)
+    value_entries = bytearray()
+    for value in ordered_values:
+        value_ids[value.name] = len(value_ids)
+        kind = {INPUT: fmt.VALUE_INPUT, CONSTANT: fmt.VALUE_CONSTANT}.get(value.kind, fmt.VALUE_NODE_OUTPUT)
+        tensor = tensor_index[value.name] if value.kind == CONSTANT else fmt.NONE
+        value_entries += struct.pack("<IIIIII", strings.add(value.name), kind, fmt.DTYPE_CODES[value.dtype],
+                                     value.rank, tensor, 0) + _dims(value.shape) + bytes(8)
+
+    indices: List[int] = []
+    ints: List[int] = []
+    floats: List[float] = []
+    attr_entries = bytearray()
+    node_entries = bytearray()
+    attr_count = 0
+    for node in graph.nodes:
+        op_schema = schema(node.op)
+        input_begin = len(indices)
+        indices.extend(fmt.NONE if v is None else value_ids[v.name] for v in node.inputs)
+        output_begin = len(indices)
+        indices.extend(value_ids[v.name] for v in node.outputs)
+        attr_begin = attr_count
+        # Schema order: deterministic bytes, independent of how the frontend built the dict.
+        for attr_name, spec in op_schema.attrs.items():
+            value = node.attrs[attr_name]
+            name_index = strings.add(attr_name)
+            if spec.type == INT:
+                attr_entries += struct.pack("<IIqQ", name_index, fmt.ATTR_INT, int(value), 0)
+            elif spec.type == FLOAT:
+                attr_entries += struct.pack("<IIdQ", name_index, fmt.ATTR_FLOAT, float(value), 0)
+            elif spec.type == INTS:
+                attr_entries += struct.pack("<IIQQ", name_index, fmt.ATTR_INTS, len(ints), len(value))
+                ints.extend(int(v) for v in value)
+            elif spec.type == FLOATS:
+                attr_entries += struct.pack("<IIQQ", name_index, fmt.ATTR_FLOATS, len(floats), len(value))
+                floats.extend(float(v) for v in value)
+            elif spec.type == STRING:
+                attr_entries += struct.pack("<IIQQ", name_index, fmt.ATTR_STRING, strings.add(value), 0)
+            else:
+                raise ExportError(f"attribute type '{spec.type}' of {node.op}.{attr_name} cannot be written")
+            attr_count += 1
+        node_entries += struct.pack(
+            "<IIIIIIIII", op_schema.code, strings.add(node.name), strings.add(node.source),
+            input_begin, len(node.inputs), output_begin, len(node.outputs), attr_begin,
+            attr_count - attr_begin) + bytes(12)
+
+    graph_input_begin = len(indices)
+    indices.extend(value_ids[v.name] for v in graph.inputs)
+    graph_output_begin = len(indices)
+    indices.extend(value_ids[v.name] for v in graph.outputs)
+    graph_entry = struct.pack("<IIIIIIII", strings.add(graph.name), 0, len(graph.nodes), graph_input_begin,
+                              len(graph.inputs), graph_output_begin, len(graph.outputs), 0)
+
+    counts = (len(ordered_values), len(graph.nodes), 1, attr_count, len(ints), len(floats), len(indices))
+    if max(counts) > _U32_MAX:
+        raise ExportError(f"the graph is too large for 32-bit indices (counts {counts})")
+    graph_section = b"".join([
+        struct.pack("<7I", *counts) + bytes(36),
+        bytes(value_entries), bytes(node_entries), graph_entry, bytes(attr_entries),
+        struct.pack(f"<{len(ints)}q", *ints), struct.pack(f"<{len(floats)}d", *floats),
+        struct.pack(f"<{len(indices)}I", *indices),
+    ])
+
+    # -- METADATA; STRINGS last because every other section adds to it ------------------
+    metadata_section = json.dumps(metadata if metadata is not None else default_metadata(),
+                                  sort_keys=True).encode("utf-8")
+    strings_section = strings.serialize()
+
+    sections = [
+        (fmt.SECTION_STRINGS, strings_section),
+        (fmt.SECTION_TENSORS, tensors_section),
+        (fmt.SECTION_WEIGHTS, bytes(weights)),
+        (fmt.SECTION_GRAPH, graph_section),
+        (fmt.SECTION_METADATA, metadata_section),
+    ]
+    return _assemble(sections)
+
+
+def _assemble(sections) -> bytes:
+    """Header + section table + 64-aligned sections; the file ends where the last section ends."""
+    table_end = fmt.SECTION_TABLE_OFFSET + fmt.SECTION_ENTRY_SIZE * len(sections)
+    offset = fmt.align_up(table_end)
+    placed = []
+    for kind, payload in sections:
+        placed.append((kind, offset, payload))
+        offset = fmt.align_up(offset + len(payload))
+    file_size = placed[-1][1] + len(placed[-1][2])
+
+    table = b"".join(struct.pack("<IIQQII", kind, 0, off, len(payload), fmt.crc32c(payload), 0)
+                     for kind, off, payload in placed)
+
+    def header(crc: int) -> bytes:
+        return (fmt.MAGIC + struct.pack("<HHIIIQQII", fmt.VERSION_MAJOR, fmt.VERSION_MINOR, fmt.BYTE_ORDER_MARK,
+                                        fmt.HEADER_SIZE, len(sections), fmt.SECTION_TABLE_OFFSET, file_size, 0, crc)
+                + bytes(16))
+
+    header_crc = fmt.crc32c(header(0) + table)
+    out = bytearray(file_size)
+    out[0:fmt.HEADER_SIZE] = header(header_crc)
+    out[fmt.SECTION_TABLE_OFFSET:table_end] = table
+    for _, off, payload in placed:
+        out[off:off + len(payload)] = payload
+    return bytes(out)
+
+
+def write(graph: Graph, path, metadata: Optional[dict] = None) -> int:
+    """Writes the archive to path (not atomically: export.py handles that). Returns its size."""
+    data = serialize(graph, metadata)
+    with open(path, "wb") as f:
+        f.write(data)
+    return len(data)

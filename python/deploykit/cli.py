@@ -1,0 +1,264 @@
+"""The `deploykit` command line: export | run | inspect | demo.
+
+User errors print one line, "deploykit: error: <message>", and exit with code 2; only
+bugs show a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import statistics
+import sys
+import tempfile
+import time
+from typing import List, Optional, Sequence, Tuple
+
+from . import __version__
+from .errors import DeployError, ExportError, InputError
+
+EXIT_USER_ERROR = 2
+
+
+def _parse_shape(text: str) -> Tuple[int, ...]:
+    try:
+        dims = tuple(int(d) for d in text.replace("x", ",").split(",") if d.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid shape '{text}' (expected e.g. 1,3,224,224)") from None
+    if not dims or any(d < 0 for d in dims):
+        raise argparse.ArgumentTypeError(f"invalid shape '{text}' (expected e.g. 1,3,224,224)")
+    return dims
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- export ---------------------------------------------------------------------------------
+
+
+def _load_model(spec: str):
+    """A TorchScript .pt path, or `package.module:factory` (called with no arguments)."""
+    if os.path.exists(spec):
+        return spec
+    if ":" not in spec:
+        raise ExportError(f"MODEL '{spec}' is neither an existing TorchScript file nor 'package.module:factory'")
+    module_name, _, factory_name = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ExportError(f"cannot import module '{module_name}': {e}") from None
+    factory = getattr(module, factory_name, None)
+    if factory is None or not callable(factory):
+        raise ExportError(f"module '{module_name}' has no callable '{factory_name}'")
+    model = factory()
+    return model
+
+
+def cmd_export(args) -> int:
+    import torch
+
+    from .export import export
+
+    if not args.input_shape:
+        raise ExportError("give the shape of every model input with --input-shape, e.g. --input-shape 1,3,224,224")
+    model = _load_model(args.model)
+    torch.manual_seed(0)
+    inputs = tuple(torch.randn(*shape) for shape in args.input_shape)
+    graph = export(model, inputs, args.output)
+    size = os.path.getsize(args.output)
+    print(f"wrote {args.output}: {len(graph.nodes)} nodes, {graph.num_parameters():,} parameters, "
+          f"{size / 1e6:.1f} MB")
+    return 0
+
+
+# -- run --------------------------------------------------------------------------------------
+
+
+def cmd_run(args) -> int:
+    import numpy as np
+
+    from .runtime import load
+
+    arrays = []
+    for path in args.input:
+        try:
+            arrays.append(np.load(path, allow_pickle=False))
+        except (OSError, ValueError) as e:
+            raise InputError(f"cannot read input '{path}': {e}") from None
+    module = load(args.model, num_threads=args.threads)
+    start = time.perf_counter()
+    result = module(*arrays)
+    elapsed = time.perf_counter() - start
+    outputs = list(result) if isinstance(result, tuple) else [result]
+    if args.output and len(args.output) != len(outputs):
+        raise InputError(f"the model has {len(outputs)} output(s), {len(args.output)} --output path(s) were given")
+    for i, array in enumerate(outputs):
+        name, dtype, shape = module.outputs[i]
+        line = f"output {i} '{name}': {dtype}{list(shape)}"
+        if args.output:
+            np.save(args.output[i], array)
+            line += f" -> {args.output[i]}"
+        print(line)
+    print(f"ran in {elapsed * 1e3:.2f} ms on {module.num_threads} thread(s)")
+    return 0
+
+
+# -- inspect ----------------------------------------------------------------------------------
+
+
+def _shape_str(value) -> str:
+    return f"{value.dtype}[{','.join(str(d) for d in value.shape)}]"
+
+
+def cmd_inspect(args) -> int:
+    from .archive.reader import read
+    from .ir.printer import format_graph
+
+    archive = read(args.model)
+    graph = archive.graph
+    meta = archive.metadata
+    print(f"archive:      {args.model} ({archive.file_size:,} bytes)")
+    print(f"format:       {archive.version[0]}.{archive.version[1]}")
+    producer = meta.get("producer", "?")
+    if meta.get("producer_version"):
+        producer += " " + str(meta["producer_version"])
+    if meta.get("torch_version"):
+        producer += f" (torch {meta['torch_version']})"
+    print(f"producer:     {producer}")
+    if meta.get("source"):
+        print(f"source:       {meta['source']}")
+    if meta.get("created"):
+        print(f"created:      {meta['created']}")
+    if archive.metadata_error:
+        print(f"metadata:     {archive.metadata_error}")
+    print("inputs:")
+    for v in graph.inputs:
+        print(f"  {v.name}: {_shape_str(v)}")
+    print("outputs:")
+    for v in graph.outputs:
+        print(f"  {v.name}: {_shape_str(v)}")
+    print(f"nodes:        {len(graph.nodes)}")
+    for op, count in sorted(graph.op_histogram().items(), key=lambda kv: (-kv[1], kv[0])):
+        print(f"  {op:<22}{count}")
+    print(f"parameters:   {graph.num_parameters():,}")
+    print(f"weights:      {graph.weights_bytes():,} bytes")
+    if args.graph:
+        print()
+        print(format_graph(graph, show_constants=False), end="")
+    return 0
+
+
+# -- demo ---------------------------------------------------------------------------------------
+
+
+def _median_ms(fn, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def cmd_demo(args) -> int:
+    import numpy as np
+    import torch
+
+    from .export import export
+    from .models.resnet import random_resnet
+    from .runtime import load
+
+    threads = args.threads or os.cpu_count() or 1
+    torch.set_num_threads(threads)
+    _progress(f"[1/5] building ResNet-{args.depth} (torchvision architecture, random weights and BatchNorm stats)")
+    model = random_resnet(args.depth, seed=0)
+    x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    with tempfile.TemporaryDirectory(prefix="deploykit-demo-") as tmp:
+        path = os.path.join(tmp, f"resnet{args.depth}.dkr")
+        _progress("[2/5] exporting with torch.jit.trace")
+        start = time.perf_counter()
+        graph = export(model, (x,), path)
+        _progress(f"      {len(graph.nodes)} nodes, {graph.num_parameters():,} parameters, "
+                  f"{os.path.getsize(path) / 1e6:.1f} MB in {time.perf_counter() - start:.1f} s")
+        _progress(f"[3/5] loading in the C++ runtime ({threads} thread(s))")
+        module = load(path, num_threads=threads)
+        x_np = x.numpy()
+        _progress("[4/5] checking against PyTorch")
+        with torch.no_grad():
+            expected = model(x).numpy()
+        actual = module(x_np)
+        max_diff = float(np.max(np.abs(actual - expected)))
+        _progress(f"[5/5] timing {args.runs} runs each")
+        with torch.no_grad():
+            model(x)
+            torch_ms = _median_ms(lambda: model(x), args.runs)
+        module(x_np)
+        runtime_ms = _median_ms(lambda: module(x_np), args.runs)
+    print(f"ResNet-{args.depth}, batch 1, 224x224, {threads} thread(s)")
+    print(f"  max |deploykit - torch|: {max_diff:.3g}")
+    print(f"  torch eager median:      {torch_ms:.2f} ms")
+    print(f"  deploykit median:        {runtime_ms:.2f} ms")
+    return 0
+
+
+# -- main -----------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deploykit", description="Export PyTorch models to .dkr archives and "
+                                     "run them with the deploykit C++ runtime.")
+    parser.add_argument("--version", action="version", version=f"deploykit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("export", help="export a TorchScript file or a model factory to an archive")
+    p.add_argument("model", metavar="MODEL", help="a TorchScript .pt file or package.module:factory")
+    p.add_argument("-o", "--output", required=True, help="archive to write (.dkr)")
+    p.add_argument("--input-shape", action="append", type=_parse_shape, default=[], metavar="SHAPE",
+                   help="shape of one model input, e.g. 1,3,224,224 (repeat for several inputs)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("run", help="run an archive on .npy inputs")
+    p.add_argument("model", metavar="ARCHIVE")
+    p.add_argument("--input", action="append", default=[], metavar="X.npy", help="one input (repeat in order)")
+    p.add_argument("--output", action="append", default=[], metavar="Y.npy", help="where to save each output")
+    p.add_argument("--threads", type=int, default=None, metavar="N", help="threads (default: all)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("inspect", help="describe an archive (works without the C++ runtime)")
+    p.add_argument("model", metavar="ARCHIVE")
+    p.add_argument("--graph", action="store_true", help="also print the graph, one node per line")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("demo", help="export a ResNet, run it, compare with PyTorch")
+    p.add_argument("--threads", type=int, default=None, metavar="N", help="threads for both engines (default: all)")
+    p.add_argument("--depth", type=int, choices=(18, 34, 50), default=18, help="ResNet depth (default 18)")
+    p.add_argument("--runs", type=int, default=10, metavar="N", help="timed runs per engine (default 10)")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "threads", None) is not None and args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
+    try:
+        return args.func(args)
+    except DeployError as e:
+        print(f"deploykit: error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except ImportError as e:
+        if getattr(e, "name", None) == "torch":
+            print("deploykit: error: this command needs PyTorch: pip install 'deploykit[torch]'", file=sys.stderr)
+            return EXIT_USER_ERROR
+        raise
+    except KeyboardInterrupt:
+        print("deploykit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

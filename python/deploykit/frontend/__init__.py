@@ -1,0 +1,1 @@
+"""Frontends: turn a model from some source into a deploykit IR Graph."""

@@ -1,0 +1,1 @@
+"""Reference model architectures used by `deploykit demo`, tests and benchmarks."""
