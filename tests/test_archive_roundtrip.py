@@ -15,7 +15,6 @@ from dkr_archive import (
     DTYPE_SIZES,
     HEADER_SIZE,
     KIND_GRAPH,
-    KIND_METADATA,
     KIND_STRINGS,
     KIND_TENSORS,
     KIND_WEIGHTS,

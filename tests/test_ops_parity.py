@@ -9,12 +9,14 @@ import itertools
 from dataclasses import dataclass
 from typing import Callable, Sequence, Tuple
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from helpers import check_parity
+from helpers import assert_close_to_torch, check_parity, export_and_load, torch_reference
+from models import randomize_batchnorm
 
 
 class Fn(nn.Module):
@@ -118,8 +120,6 @@ def test_conv2d(case, archive_dir, torch_gen):
 
 def test_conv2d_with_batchnorm_and_relu(archive_dir, torch_gen):
     """The conv -> BN -> ReLU chain the exporter is most likely to fuse."""
-    from models import randomize_batchnorm
-
     torch.manual_seed(0)
     model = randomize_batchnorm(
         nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(inplace=True))
@@ -132,8 +132,6 @@ def test_conv2d_with_batchnorm_and_relu(archive_dir, torch_gen):
 
 def bn_case(cid, make_bn, shape):
     def build():
-        from models import randomize_batchnorm
-
         return randomize_batchnorm(make_bn(), seed=3)
 
     return Case(cid, build, [shape])
@@ -157,8 +155,6 @@ def test_batch_norm(case, archive_dir, torch_gen):
 
 def test_batch_norm_uses_running_stats_not_batch_stats(archive_dir, torch_gen):
     """Inference mode: a runtime normalizing with the batch's own statistics would fail this."""
-    from models import randomize_batchnorm
-
     bn = randomize_batchnorm(nn.BatchNorm2d(3), seed=5).eval()
     x = torch.randn(4, 3, 5, 5, generator=torch_gen) * 3 + 2  # batch stats far from the running ones
     check_parity(bn, (x,), archive_dir / "bn_eval.dkr")
@@ -526,3 +522,40 @@ SOFTMAX_CASES = [
 @params(SOFTMAX_CASES)
 def test_softmax(case, archive_dir, torch_gen):
     run_case(case, archive_dir, torch_gen)
+
+
+# --- NaN / Inf propagate as in PyTorch (docs: BAD_INPUTS.md, item 22) --------------------------------
+
+
+SPECIAL_VALUE_CASES = [
+    Case("relu", lambda: Fn(F.relu), [(1, 2, 4, 4)]),
+    Case("relu6", lambda: Fn(F.relu6), [(1, 2, 4, 4)]),
+    Case("hardtanh", lambda: Fn(F.hardtanh), [(1, 2, 4, 4)]),
+    Case("sigmoid", lambda: Fn(torch.sigmoid), [(1, 2, 4, 4)]),
+    Case("max_pool2d", lambda: nn.MaxPool2d(2), [(1, 2, 4, 4)]),
+    Case("avg_pool2d", lambda: nn.AvgPool2d(2), [(1, 2, 4, 4)]),
+    Case("add_mul", lambda: Fn(lambda x: x * 2.0 + x), [(1, 2, 4, 4)]),
+    Case("softmax", lambda: Fn(lambda x: torch.softmax(x, -1)), [(1, 2, 4, 4)]),
+    Case("conv2d_nan_only", lambda: nn.Conv2d(2, 3, 3, padding=1), [(1, 2, 4, 4)]),
+]
+
+
+@params(SPECIAL_VALUE_CASES)
+def test_nan_and_inf_propagate_like_torch(case, archive_dir, torch_gen):
+    torch.manual_seed(0)
+    model = case.build().eval()
+    x = torch.randn(*case.shapes[0], generator=torch_gen)
+    x[0, 0, 0, 0] = float("nan")
+    if case.id != "conv2d_nan_only":  # with Inf, a conv's inf - inf depends on summation order
+        x[0, 0, 1, 2] = float("inf")
+        x[0, 1, 3, 1] = float("-inf")
+    # Exported from finite inputs (trace values do not matter), then run on the special ones.
+    clean = torch.randn(*case.shapes[0], generator=torch_gen)
+    module = export_and_load(model, (clean,), archive_dir / f"{case.id}.dkr")
+    actual = module(x.numpy().copy())
+    expected = torch_reference(model, (x,))
+    np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected), err_msg="NaN positions differ")
+    np.testing.assert_array_equal(np.isposinf(actual), np.isposinf(expected), err_msg="+inf positions differ")
+    np.testing.assert_array_equal(np.isneginf(actual), np.isneginf(expected), err_msg="-inf positions differ")
+    finite = np.isfinite(expected)
+    assert_close_to_torch(actual[finite], expected[finite], what="finite elements")

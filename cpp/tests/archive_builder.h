@@ -41,14 +41,16 @@ inline size_t section_offset(const std::vector<uint8_t>& b, uint32_t kind) {
 
 /// Recomputes every section CRC, then the header CRC (as a writer would).
 inline void fix_crcs(std::vector<uint8_t>& b) {
-  const uint32_t count = get_u32(b, fmt::kHdrSectionCount);
-  for (uint32_t i = 0; i < count; ++i) {
+  if (b.size() < 64) return;
+  // The count may itself be corrupt (sweeps flip it): only touch entries inside the bytes.
+  const uint64_t count = get_u32(b, fmt::kHdrSectionCount);
+  for (uint64_t i = 0; i < count && 64 + 32 * (i + 1) <= b.size(); ++i) {
     const size_t e = 64 + 32 * i;
     const uint64_t off = get_u64(b, e + 8), size = get_u64(b, e + 16);
     if (off <= b.size() && size <= b.size() - off) put_u32(b, e + 24, deployrt::crc32c(b.data() + off, size));
   }
   put_u32(b, fmt::kHdrCrc, 0);
-  const size_t table_end = 64 + 32 * size_t{count};
+  const uint64_t table_end = 64 + 32 * count;
   uint32_t crc = deployrt::crc32c(b.data(), 64);
   if (table_end <= b.size()) crc = deployrt::crc32c(b.data() + 64, table_end - 64, crc);
   put_u32(b, fmt::kHdrCrc, crc);

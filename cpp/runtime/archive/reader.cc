@@ -332,36 +332,39 @@ class Verifier {
     return sv.empty() ? std::string() : str_cat(" '", sv, "'");
   }
 
-  Status check_string_index(const std::string& what, uint32_t index) const {
+  // "<entry> <i>.<field>: string index ... out of range"
+  Status check_string_index(const char* entry, uint32_t i, const char* field, uint32_t index) const {
     if (index >= v_.string_count_) {
-      return archive_error(str_cat(what, ": string index ", index, " out of range (", v_.string_count_, " strings)"));
+      return archive_error(str_cat(entry, " ", i, ".", field, ": string index ", index, " out of range (",
+                                   v_.string_count_, " strings)"));
     }
     return Status::Ok();
   }
 
   // dtype, rank and dims of a tensor or value entry; *nbytes receives numel x size.
-  Status check_shape(const std::string& what, uint32_t dtype, uint32_t rank, const uint8_t* dims,
-                     uint64_t* nbytes) const {
+  // `what` is a callable returning the entry's label, evaluated only on failure.
+  template <class Label>
+  Status check_shape(const Label& what, uint32_t dtype, uint32_t rank, const uint8_t* dims, uint64_t* nbytes) const {
     size_t elem = dtype_size(static_cast<DType>(dtype));
-    if (dtype == 0 || dtype > 9 || elem == 0) return archive_error(str_cat(what, ": dtype ", dtype, " is not a valid dtype (1..9)"));
+    if (dtype == 0 || dtype > 9 || elem == 0) return archive_error(str_cat(what(), ": dtype ", dtype, " is not a valid dtype (1..9)"));
     if (rank > static_cast<uint32_t>(limits::kMaxRank)) {
-      return archive_error(str_cat(what, ": rank ", rank, " exceeds the maximum rank ", limits::kMaxRank));
+      return archive_error(str_cat(what(), ": rank ", rank, " exceeds the maximum rank ", limits::kMaxRank));
     }
     int64_t numel = 1;
     bool overflow = false;
     for (uint32_t k = 0; k < static_cast<uint32_t>(limits::kMaxRank); ++k) {
       int64_t dim = load_i64(dims + 8 * k);
       if (k >= rank) {
-        if (dim != 0) return archive_error(str_cat(what, ": dims[", k, "] = ", dim, " beyond rank ", rank, ", expected 0"));
+        if (dim != 0) return archive_error(str_cat(what(), ": dims[", k, "] = ", dim, " beyond rank ", rank, ", expected 0"));
         continue;
       }
-      if (dim < 0) return archive_error(str_cat(what, ": dims[", k, "] = ", dim, " is negative"));
+      if (dim < 0) return archive_error(str_cat(what(), ": dims[", k, "] = ", dim, " is negative"));
       if (!overflow && !checked_mul(numel, dim, &numel)) overflow = true;
     }
     uint64_t bytes = 0;
     if (overflow || !checked_mul(static_cast<uint64_t>(numel), uint64_t{elem}, &bytes) ||
         bytes > static_cast<uint64_t>(INT64_MAX)) {
-      return archive_error(str_cat(what, ": the product of its dims x ", elem, " bytes overflows 64 bits"));
+      return archive_error(str_cat(what(), ": the product of its dims x ", elem, " bytes overflows 64 bits"));
     }
     *nbytes = bytes;
     return Status::Ok();
@@ -390,26 +393,26 @@ class Verifier {
     for (uint32_t i = 0; i < count; ++i) {
       const uint8_t* e = s + kTensorsHeader + uint64_t{i} * kTensorEntry;
       uint32_t name = load_u32(e);
-      std::string what = str_cat("tensor ", i);
-      Status st = check_string_index(what + ".name", name);
+      // Labels are built only when a check fails: this loop runs once per tensor.
+      Status st = check_string_index("tensor", i, "name", name);
       if (!st.ok()) return st;
-      what += quoted_string(name);
+      auto what = [&] { return str_cat("tensor ", i, quoted_string(name)); };
       uint32_t dtype = load_u32(e + 4), rank = load_u32(e + 8), flags = load_u32(e + 12);
-      if (flags != 0) return archive_error(str_cat(what, ": flags expected 0, got ", hex(flags)));
+      if (flags != 0) return archive_error(str_cat(what(), ": flags expected 0, got ", hex(flags)));
       uint64_t numel_bytes = 0;
       st = check_shape(what, dtype, rank, e + 32, &numel_bytes);
       if (!st.ok()) return st;
       uint64_t data_offset = load_u64(e + 16), nbytes = load_u64(e + 24);
       if (nbytes != numel_bytes) {
         size_t elem = dtype_size(static_cast<DType>(dtype));
-        return archive_error(str_cat(what, ": nbytes ", nbytes, " != numel ", numel_bytes / elem, " x ", elem, " bytes"));
+        return archive_error(str_cat(what(), ": nbytes ", nbytes, " != numel ", numel_bytes / elem, " x ", elem, " bytes"));
       }
       if (data_offset % kSectionAlignment != 0) {
-        return archive_error(str_cat(what, ": data_offset ", data_offset, " is not a multiple of 64"));
+        return archive_error(str_cat(what(), ": data_offset ", data_offset, " is not a multiple of 64"));
       }
       uint64_t end;
       if (!checked_add(data_offset, std::max<uint64_t>(nbytes, 1), &end) || end > weights_size) {
-        return archive_error(str_cat(what, ": data [", data_offset, ", +", nbytes, ") lies outside the WEIGHTS section (",
+        return archive_error(str_cat(what(), ": data [", data_offset, ", +", nbytes, ") lies outside the WEIGHTS section (",
                                      weights_size, " bytes)"));
       }
       ranges.push_back({data_offset, end, i});
@@ -483,30 +486,29 @@ class Verifier {
     for (uint32_t i = 0; i < v_.value_count_; ++i) {
       const uint8_t* e = d_ + v_.values_at_ + uint64_t{i} * kValueEntry;
       uint32_t name = load_u32(e);
-      std::string what = str_cat("value ", i);
-      Status st = check_string_index(what + ".name", name);
+      Status st = check_string_index("value", i, "name", name);
       if (!st.ok()) return st;
-      what += quoted_string(name);
+      auto what = [&] { return str_cat("value ", i, quoted_string(name)); };
       uint32_t kind = load_u32(e + 4), dtype = load_u32(e + 8), rank = load_u32(e + 12), tensor = load_u32(e + 16),
                flags = load_u32(e + 20);
-      if (kind < 1 || kind > 3) return archive_error(str_cat(what, ": kind ", kind, " is not 1 (input), 2 (constant) or 3 (node output)"));
-      if (flags != 0) return archive_error(str_cat(what, ": flags expected 0, got ", hex(flags)));
-      if (load_u64(e + 88) != 0) return archive_error(str_cat(what, ": reserved field is not zero"));
+      if (kind < 1 || kind > 3) return archive_error(str_cat(what(), ": kind ", kind, " is not 1 (input), 2 (constant) or 3 (node output)"));
+      if (flags != 0) return archive_error(str_cat(what(), ": flags expected 0, got ", hex(flags)));
+      if (load_u64(e + 88) != 0) return archive_error(str_cat(what(), ": reserved field is not zero"));
       uint64_t nbytes = 0;
       st = check_shape(what, dtype, rank, e + 24, &nbytes);
       if (!st.ok()) return st;
       if (kind == static_cast<uint32_t>(ValueKind::kConstant)) {
         if (tensor >= v_.tensor_count_) {
-          return archive_error(str_cat(what, ": tensor index ", tensor, " out of range (", v_.tensor_count_, " tensors)"));
+          return archive_error(str_cat(what(), ": tensor index ", tensor, " out of range (", v_.tensor_count_, " tensors)"));
         }
         TensorEntry t = v_.tensor(tensor);
         bool same = static_cast<uint32_t>(t.dtype) == dtype && static_cast<uint32_t>(t.rank) == rank &&
                     std::memcmp(t.dims, e + 24, sizeof t.dims) == 0;
         if (!same) {
-          return archive_error(str_cat(what, ": dtype/dims differ from those of its tensor ", tensor, quoted_string(t.name)));
+          return archive_error(str_cat(what(), ": dtype/dims differ from those of its tensor ", tensor, quoted_string(t.name)));
         }
       } else if (tensor != kNone) {
-        return archive_error(str_cat(what, ": tensor field is ", tensor, ", expected NONE for a value of kind ", kind));
+        return archive_error(str_cat(what(), ": tensor field is ", tensor, ", expected NONE for a value of kind ", kind));
       }
     }
     return Status::Ok();
@@ -515,40 +517,39 @@ class Verifier {
   Status check_attrs() {
     for (uint32_t i = 0; i < v_.attr_count_; ++i) {
       AttrEntry a = v_.attr(i);
-      std::string what = str_cat("attr ", i);
-      Status st = check_string_index(what + ".name", a.name);
+      Status st = check_string_index("attr", i, "name", a.name);
       if (!st.ok()) return st;
-      if (a.name == 0) return archive_error(str_cat(what, ": empty name (string 0)"));
-      what += quoted_string(a.name);
+      if (a.name == 0) return archive_error(str_cat("attr ", i, ": empty name (string 0)"));
+      auto what = [&] { return str_cat("attr ", i, quoted_string(a.name)); };
       switch (a.type) {
         case 1:
         case 2:
-          if (a.b != 0) return archive_error(str_cat(what, ": field b is ", a.b, ", expected 0 for a scalar"));
+          if (a.b != 0) return archive_error(str_cat(what(), ": field b is ", a.b, ", expected 0 for a scalar"));
           break;
         case 3:
         case 4: {
           uint64_t pool = a.type == 3 ? v_.int_count_ : v_.float_count_;
           uint64_t end;
           if (!checked_add(a.a, a.b, &end) || end > pool) {
-            return archive_error(str_cat(what, ": entries [", a.a, ", +", a.b, ") run past the ", a.type == 3 ? "int" : "float",
+            return archive_error(str_cat(what(), ": entries [", a.a, ", +", a.b, ") run past the ", a.type == 3 ? "int" : "float",
                                          " pool (", pool, " entries)"));
           }
           break;
         }
         case 5:
           if (a.a >= v_.string_count_ || a.b != 0) {
-            return archive_error(str_cat(what, ": STRING payload a=", a.a, " b=", a.b, ", expected a string index < ",
+            return archive_error(str_cat(what(), ": STRING payload a=", a.a, " b=", a.b, ", expected a string index < ",
                                          v_.string_count_, " and b=0"));
           }
           break;
         case 6:
           if (a.a < 1 || a.a >= v_.graph_count_ || a.b != 0) {
-            return archive_error(str_cat(what, ": GRAPH payload a=", a.a, " b=", a.b, ", expected a graph index in 1..",
+            return archive_error(str_cat(what(), ": GRAPH payload a=", a.a, " b=", a.b, ", expected a graph index in 1..",
                                          v_.graph_count_ - 1, " and b=0"));
           }
           break;
         default:
-          return archive_error(str_cat(what, ": type tag ", a.type, " is not 1..6"));
+          return archive_error(str_cat(what(), ": type tag ", a.type, " is not 1..6"));
       }
     }
     return Status::Ok();
@@ -565,47 +566,46 @@ class Verifier {
     for (uint32_t i = 0; i < v_.node_count_; ++i) {
       const uint8_t* e = d_ + v_.nodes_at_ + uint64_t{i} * kNodeEntry;
       NodeEntry n = v_.node(i);
-      std::string what = str_cat("node ", i);
-      Status st = check_string_index(what + ".name", n.name);
-      if (st.ok()) st = check_string_index(what + ".source", n.source);
+      Status st = check_string_index("node", i, "name", n.name);
+      if (st.ok()) st = check_string_index("node", i, "source", n.source);
       if (!st.ok()) return st;
-      what = node_label(i);
-      if (!all_zero(e + 36, 12)) return archive_error(str_cat(what, ": reserved bytes are not zero"));
+      auto what = [&] { return node_label(i); };
+      if (!all_zero(e + 36, 12)) return archive_error(str_cat(what(), ": reserved bytes are not zero"));
       if (!range_ok(n.input_begin, n.input_count, v_.index_count_)) {
-        return archive_error(str_cat(what, ": inputs [", n.input_begin, ", +", n.input_count, ") run past the index pool (",
+        return archive_error(str_cat(what(), ": inputs [", n.input_begin, ", +", n.input_count, ") run past the index pool (",
                                      v_.index_count_, " entries)"));
       }
       if (!range_ok(n.output_begin, n.output_count, v_.index_count_)) {
-        return archive_error(str_cat(what, ": outputs [", n.output_begin, ", +", n.output_count,
+        return archive_error(str_cat(what(), ": outputs [", n.output_begin, ", +", n.output_count,
                                      ") run past the index pool (", v_.index_count_, " entries)"));
       }
       if (!range_ok(n.attr_begin, n.attr_count, v_.attr_count_)) {
-        return archive_error(str_cat(what, ": attrs [", n.attr_begin, ", +", n.attr_count, ") run past the attrs array (",
+        return archive_error(str_cat(what(), ": attrs [", n.attr_begin, ", +", n.attr_count, ") run past the attrs array (",
                                      v_.attr_count_, " entries)"));
       }
       index_refs += uint64_t{n.input_count} + n.output_count;
       attr_refs += n.attr_count;
       if (index_refs > v_.index_count_) {
-        return archive_error(str_cat(what, ": nodes refer to more index-pool entries than the pool holds (",
+        return archive_error(str_cat(what(), ": nodes refer to more index-pool entries than the pool holds (",
                                      v_.index_count_, "): ranges must not be shared"));
       }
       if (attr_refs > v_.attr_count_) {
-        return archive_error(str_cat(what, ": nodes refer to more attributes than the attrs array holds (", v_.attr_count_,
+        return archive_error(str_cat(what(), ": nodes refer to more attributes than the attrs array holds (", v_.attr_count_,
                                      "): ranges must not be shared"));
       }
       for (uint32_t k = 0; k < n.input_count; ++k) {
         uint32_t id = v_.index_at(uint64_t{n.input_begin} + k);
         if (id != kNone && id >= v_.value_count_) {
-          return archive_error(str_cat(what, ": input ", k, " is value ", id, ", out of range (", v_.value_count_, " values)"));
+          return archive_error(str_cat(what(), ": input ", k, " is value ", id, ", out of range (", v_.value_count_, " values)"));
         }
       }
       for (uint32_t k = 0; k < n.output_count; ++k) {
         uint32_t id = v_.index_at(uint64_t{n.output_begin} + k);
         if (id >= v_.value_count_) {
-          return archive_error(str_cat(what, ": output ", k, " is value ", id, ", out of range (", v_.value_count_, " values)"));
+          return archive_error(str_cat(what(), ": output ", k, " is value ", id, ", out of range (", v_.value_count_, " values)"));
         }
         if (v_.value(id).kind != ValueKind::kNodeOutput) {
-          return archive_error(str_cat(what, ": output ", k, " is ", value_label(id), " of kind ",
+          return archive_error(str_cat(what(), ": output ", k, " is ", value_label(id), " of kind ",
                                        static_cast<uint32_t>(v_.value(id).kind), "; a node may only write kind-3 values"));
         }
       }
@@ -613,7 +613,7 @@ class Verifier {
       for (uint32_t k = 0; k < n.attr_count; ++k) names.push_back(v_.string(v_.attr(n.attr_begin + k).name));
       std::sort(names.begin(), names.end());
       for (size_t k = 1; k < names.size(); ++k) {
-        if (names[k] == names[k - 1]) return archive_error(str_cat(what, ": attribute '", names[k], "' appears twice"));
+        if (names[k] == names[k - 1]) return archive_error(str_cat(what(), ": attribute '", names[k], "' appears twice"));
       }
     }
     graph_index_refs_ = index_refs;
@@ -631,40 +631,39 @@ class Verifier {
     for (uint32_t g = 0; g < v_.graph_count_; ++g) {
       const uint8_t* e = d_ + v_.graphs_at_ + uint64_t{g} * kGraphEntry;
       GraphEntry gr = v_.graph(g);
-      std::string what = str_cat("graph ", g);
-      Status st = check_string_index(what + ".name", gr.name);
+      Status st = check_string_index("graph", g, "name", gr.name);
       if (!st.ok()) return st;
-      what += quoted_string(gr.name);
-      if (load_u32(e + 28) != 0) return archive_error(str_cat(what, ": reserved field is not zero"));
+      auto what = [&] { return str_cat("graph ", g, quoted_string(gr.name)); };
+      if (load_u32(e + 28) != 0) return archive_error(str_cat(what(), ": reserved field is not zero"));
       if (!range_ok(gr.node_begin, gr.node_count, v_.node_count_)) {
-        return archive_error(str_cat(what, ": nodes [", gr.node_begin, ", +", gr.node_count, ") run past the node array (",
+        return archive_error(str_cat(what(), ": nodes [", gr.node_begin, ", +", gr.node_count, ") run past the node array (",
                                      v_.node_count_, " nodes)"));
       }
       if (!range_ok(gr.input_begin, gr.input_count, v_.index_count_) ||
           !range_ok(gr.output_begin, gr.output_count, v_.index_count_)) {
-        return archive_error(str_cat(what, ": input or output range runs past the index pool (", v_.index_count_,
+        return archive_error(str_cat(what(), ": input or output range runs past the index pool (", v_.index_count_,
                                      " entries)"));
       }
       index_refs += uint64_t{gr.input_count} + gr.output_count;
       if (index_refs > v_.index_count_) {
-        return archive_error(str_cat(what, ": nodes and graphs refer to more index-pool entries than the pool holds (",
+        return archive_error(str_cat(what(), ": nodes and graphs refer to more index-pool entries than the pool holds (",
                                      v_.index_count_, "): ranges must not be shared"));
       }
-      if (g == 0 && gr.output_count < 1) return archive_error(str_cat(what, ": the main graph has no outputs"));
+      if (g == 0 && gr.output_count < 1) return archive_error(str_cat(what(), ": the main graph has no outputs"));
       for (uint32_t k = 0; k < gr.input_count; ++k) {
         uint32_t id = v_.index_at(uint64_t{gr.input_begin} + k);
         if (id >= v_.value_count_) {
-          return archive_error(str_cat(what, ": input ", k, " is value ", id, ", out of range (", v_.value_count_, " values)"));
+          return archive_error(str_cat(what(), ": input ", k, " is value ", id, ", out of range (", v_.value_count_, " values)"));
         }
         if (v_.value(id).kind != ValueKind::kGraphInput) {
-          return archive_error(str_cat(what, ": input ", k, " is ", value_label(id), " of kind ",
+          return archive_error(str_cat(what(), ": input ", k, " is ", value_label(id), " of kind ",
                                        static_cast<uint32_t>(v_.value(id).kind), ", expected 1 (graph input)"));
         }
       }
       for (uint32_t k = 0; k < gr.output_count; ++k) {
         uint32_t id = v_.index_at(uint64_t{gr.output_begin} + k);
         if (id >= v_.value_count_) {
-          return archive_error(str_cat(what, ": output ", k, " is value ", id, ", out of range (", v_.value_count_, " values)"));
+          return archive_error(str_cat(what(), ": output ", k, " is value ", id, ", out of range (", v_.value_count_, " values)"));
         }
       }
       if (gr.node_count > 0) ranges.push_back({gr.node_begin, gr.node_begin + gr.node_count, g});
@@ -724,22 +723,23 @@ class Verifier {
   Status check_dataflow() {
     const uint32_t V = v_.value_count_;
     std::vector<uint8_t> defined(V, 0);
-    auto define = [&](uint32_t id, const std::string& by) -> Status {
-      if (defined[id]) return archive_error(str_cat(value_label(id), " is defined twice (again as ", by, ")"));
+    auto define = [&](uint32_t id, const auto& by) -> Status {
+      if (defined[id]) return archive_error(str_cat(value_label(id), " is defined twice (again as ", by(), ")"));
       defined[id] = 1;
       return Status::Ok();
     };
     for (uint32_t g = 0; g < v_.graph_count_; ++g) {
       GraphEntry gr = v_.graph(g);
       for (uint32_t k = 0; k < gr.input_count; ++k) {
-        Status st = define(v_.index_at(uint64_t{gr.input_begin} + k), str_cat("input ", k, " of graph ", g));
+        Status st = define(v_.index_at(uint64_t{gr.input_begin} + k), [&] { return str_cat("input ", k, " of graph ", g); });
         if (!st.ok()) return st;
       }
     }
     for (uint32_t i = 0; i < v_.node_count_; ++i) {
       NodeEntry n = v_.node(i);
       for (uint32_t k = 0; k < n.output_count; ++k) {
-        Status st = define(v_.index_at(uint64_t{n.output_begin} + k), str_cat("output ", k, " of ", node_label(i)));
+        Status st = define(v_.index_at(uint64_t{n.output_begin} + k),
+                           [&] { return str_cat("output ", k, " of ", node_label(i)); });
         if (!st.ok()) return st;
       }
     }
