@@ -5,6 +5,7 @@ writer is checked against the spec, not against deploykit's own reader.
 """
 
 import datetime
+import time
 
 import numpy as np
 import pytest
@@ -190,11 +191,13 @@ def test_metadata(tiny):
 def test_reexport_is_identical_except_created_timestamp(tiny, tmp_path):
     """The writer is deterministic: a second export differs at most in METADATA's 'created'."""
     _, first, model, x = tiny
+    # 'created' has one-second resolution: wait so a timestamped writer really differs.
+    time.sleep(1.1)
     path = tmp_path / "again.dkr"
     deploykit.export(model, (x,), str(path))
     second = path.read_bytes()
     if first == second:
-        return  # fully deterministic (same second, or no timestamp drift)
+        return  # a writer without a timestamp is fully deterministic
     a, b = read_archive(first), read_archive(second)
     for kind in (KIND_STRINGS, KIND_TENSORS, KIND_WEIGHTS, KIND_GRAPH):
         assert a.section_bytes(kind) == b.section_bytes(kind), f"section kind {kind} differs between exports"

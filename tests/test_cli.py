@@ -6,6 +6,7 @@ checked against torch (outputs) and against the archive bytes (inspect's counts)
 
 import re
 import subprocess
+import sys
 import textwrap
 
 import numpy as np
@@ -14,7 +15,7 @@ import torch
 
 import deploykit
 from dkr_archive import read_archive
-from helpers import assert_close_to_torch, deploykit_cli, torch_reference
+from helpers import REPO_ROOT, assert_close_to_torch, deploykit_cli, subprocess_env, torch_reference
 from models import make_tiny_conv_net
 
 TINY_SHAPE = (1, 3, 8, 8)
@@ -256,10 +257,6 @@ def test_deployrt_run_on_flipped_archive_fails_with_message(tiny_dkr, input_npy,
 
 def test_python_example_script(tmp_path):
     """examples/python/export_resnet.py runs end to end and passes its own parity check."""
-    import sys
-
-    from helpers import REPO_ROOT, subprocess_env
-
     script = REPO_ROOT / "examples" / "python" / "export_resnet.py"
     proc = subprocess.run(
         [sys.executable, str(script), "--out", str(tmp_path / "r18.dkr")],

@@ -12,7 +12,7 @@ import os
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402  (a test dependency: requirements-dev.txt)
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
