@@ -55,7 +55,7 @@ def _printed_top5(stdout):
 
 
 @pytest.mark.parametrize("batch", [1, 4], ids=lambda b: f"batch{b}")
-@pytest.mark.parametrize("arch", ["resnet18", "resnet50"])
+@pytest.mark.parametrize("arch", ["resnet18", "resnet34", "resnet50"])
 def test_cpp_example_matches_torch(example_app, resnet_archives, tmp_path, arch, batch):
     case = resnet_archives.get(arch, batch)
     out = tmp_path / "logits.npy"
