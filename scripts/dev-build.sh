@@ -24,6 +24,9 @@ for entry in "$repo"/python/deploykit/*; do
   ln -s "$entry" "$root/"
 done
 ln -s "$build"/_runtime*.so "$root/"
+# The C/C++ SDK as pip lays it out (deploykit/{include,lib}; deploykit.cmake_dir()).
+cmake --install "$build" --prefix "$build/sdk" >/dev/null
+ln -s "$build/sdk/include" "$build/sdk/lib" "$root/"
 if [ "${2:-}" = "--env" ]; then
   echo "export PYTHONPATH='$build/pyroot' DEPLOYRT_RUN='$build/deployrt-run' DEPLOYRT_CMAKE_DIR='$build' PATH='$build':\"\$PATH\""
 fi

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "archive/format.h"
@@ -134,6 +135,14 @@ class ArchiveBuilder {
   }
 
   uint32_t constant(const std::string& name, const std::vector<int64_t>& dims, const std::vector<float>& data) {
+    tensor(name, dims, data);
+    uint32_t id = add_value(name, 2, DType::kF32, dims);
+    values[id].tensor = static_cast<uint32_t>(tensors.size() - 1);
+    return id;
+  }
+
+  /// Adds an f32 entry to the tensor table only (no value); returns its tensor index.
+  uint32_t tensor(const std::string& name, const std::vector<int64_t>& dims, const std::vector<float>& data) {
     TensorRow t;
     t.name = str(name);
     t.dtype = static_cast<uint32_t>(DType::kF32);
@@ -145,9 +154,7 @@ class ArchiveBuilder {
     t.data_offset = (weights_size + 63) / 64 * 64;
     weights_size = t.data_offset + std::max<uint64_t>(t.nbytes, 1);
     tensors.push_back(t);
-    uint32_t id = add_value(name, 2, DType::kF32, dims);
-    values[id].tensor = static_cast<uint32_t>(tensors.size() - 1);
-    return id;
+    return static_cast<uint32_t>(tensors.size() - 1);
   }
 
   /// Adds a node writing one new f32 value of `out_dims`; returns the output value id.
@@ -201,6 +208,11 @@ class ArchiveBuilder {
     graphs.push_back(g);
   }
 
+  /// Sections after the five of format 1.0 (kind, bytes), e.g. TEST_VECTORS; set
+  /// version_minor to 1 with them.
+  std::vector<std::pair<uint32_t, std::vector<uint8_t>>> extra_sections;
+  uint16_t version_minor = 0;
+
   std::vector<uint8_t> build() {
     finalize_graph();
     std::vector<std::vector<uint8_t>> sections(5);
@@ -209,25 +221,31 @@ class ArchiveBuilder {
     sections[2] = weights_section();
     sections[3] = graph_section();
     sections[4].assign(metadata.begin(), metadata.end());
+    std::vector<uint32_t> kinds = {1, 2, 3, 4, 5};
+    for (const auto& [kind, bytes] : extra_sections) {
+      kinds.push_back(kind);
+      sections.push_back(bytes);
+    }
+    const uint32_t n = static_cast<uint32_t>(sections.size());
 
-    std::vector<uint8_t> b(64 + 5 * 32, 0);
-    std::vector<uint64_t> offsets(5);
-    for (int k = 0; k < 5; ++k) {
+    std::vector<uint8_t> b(64 + n * 32, 0);
+    std::vector<uint64_t> offsets(n);
+    for (uint32_t k = 0; k < n; ++k) {
       b.resize((b.size() + 63) / 64 * 64, 0);
       offsets[k] = b.size();
       b.insert(b.end(), sections[k].begin(), sections[k].end());
     }
     std::memcpy(b.data(), fmt::kMagic, 8);
     put_u16(b, fmt::kHdrMajor, 1);
-    put_u16(b, fmt::kHdrMinor, 0);
+    put_u16(b, fmt::kHdrMinor, version_minor);
     put_u32(b, fmt::kHdrByteOrder, fmt::kByteOrderMark);
     put_u32(b, fmt::kHdrHeaderSize, 64);
-    put_u32(b, fmt::kHdrSectionCount, 5);
+    put_u32(b, fmt::kHdrSectionCount, n);
     put_u64(b, fmt::kHdrTableOffset, 64);
     put_u64(b, fmt::kHdrFileSize, b.size());
-    for (uint32_t k = 0; k < 5; ++k) {
+    for (uint32_t k = 0; k < n; ++k) {
       const size_t e = 64 + 32 * k;
-      put_u32(b, e, k + 1);
+      put_u32(b, e, kinds[k]);
       put_u64(b, e + 8, offsets[k]);
       put_u64(b, e + 16, sections[k].size());
     }

@@ -282,7 +282,7 @@ TEST(Conv2dValidation, BiasShape) {
 TEST(Conv2dValidation, InputCount) {
   OpTester t = conv();
   t.input_desc(testing::f32_desc({1, 4, 8, 8}));
-  EXPECT_ARCHIVE_ERROR(t.infer(), "has 1 inputs, expected 2 to 3");
+  EXPECT_ARCHIVE_ERROR(t.infer(), "has 1 inputs, expected 2 to 4");
 }
 
 }  // namespace

@@ -50,6 +50,21 @@ TEST(Crc32c, KnownAnswer) {
   EXPECT_EQ(deployrt::crc32c(text + 13, 30, deployrt::crc32c(text, 13)), deployrt::crc32c(text, 43));
 }
 
+TEST(Crc32c, HardwarePathMatchesPortableTables) {
+  // crc32c() may take the SSE4.2 instruction path; the tables are the reference. Every
+  // length 0..300 and odd start offsets cover the 8-byte loop and its tails.
+  std::vector<uint8_t> data(320);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 131 + 7);
+  EXPECT_EQ(deployrt::crc32c_portable("123456789", 9), 0xE3069283u);
+  for (size_t offset = 0; offset < 3; ++offset) {
+    for (size_t n = 0; n <= 300; ++n) {
+      ASSERT_EQ(deployrt::crc32c(data.data() + offset, n, 0x1234u),
+                deployrt::crc32c_portable(data.data() + offset, n, 0x1234u))
+          << "offset " << offset << " length " << n;
+    }
+  }
+}
+
 TEST(Reader, ValidArchiveVerifiesAndAccessorsRead) {
   auto bytes = small_bytes();
   auto view = ArchiveView::verify(bytes.data(), bytes.size());

@@ -1,13 +1,20 @@
 // Thread pool: chunks cover [0, n) exactly once, contiguously, honour the grain, use
 // num_threads threads including the caller, and the pool survives many short jobs.
+// The process's own view (/proc/self/task, getrusage) checks that num_threads is
+// honoured exactly and that idle workers sleep: correctness properties, not speed.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <atomic>
+#include <chrono>
+#include <filesystem>
 #include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "api/module_impl.h"
+#include "archive_builder.h"
 #include "cpu/cpu_features.h"
 #include "threadpool/thread_pool.h"
 
@@ -87,6 +94,88 @@ TEST(ThreadPool, ConcurrentCallersAreSerialized) {
   }
   for (auto& c : callers) c.join();
   EXPECT_EQ(total.load(), 4 * 500 * 10);
+}
+
+// Threads of this process, as the kernel sees them.
+int os_thread_count() {
+  int count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) ++count;
+  return count;
+}
+
+// User + system CPU seconds consumed by every thread of this process so far.
+double process_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec * 1e-6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// CPU seconds the process burns while the calling thread sleeps for `wall`: anything
+// above a few milliseconds means some thread is spinning.
+double cpu_seconds_while_sleeping(std::chrono::milliseconds wall) {
+  const double before = process_cpu_seconds();
+  std::this_thread::sleep_for(wall);
+  return process_cpu_seconds() - before;
+}
+
+TEST(ThreadPool, StartsExactlyNumThreadsMinusOneWorkers) {
+  const int baseline = os_thread_count();
+  for (int threads : {1, 2, 5}) {
+    {
+      ThreadPool pool(threads);
+      EXPECT_EQ(os_thread_count() - baseline, threads - 1) << "num_threads=" << threads;
+      // Running jobs starts no extra threads either.
+      std::atomic<int64_t> total{0};
+      for (int job = 0; job < 50; ++job) pool.parallel_for(1000, [&](int64_t b, int64_t e) { total += e - b; });
+      EXPECT_EQ(total.load(), 50 * 1000);
+      EXPECT_EQ(os_thread_count() - baseline, threads - 1) << "num_threads=" << threads;
+    }
+    EXPECT_EQ(os_thread_count(), baseline) << "workers of a destroyed pool must be joined";
+  }
+}
+
+TEST(ThreadPool, NeverMoreChunksThanThreads) {
+  // Oversubscription check: however large n, at most num_threads chunks run, and
+  // at most num_threads distinct threads run them.
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    std::mutex mu;
+    std::set<std::thread::id> ids;
+    int chunks = 0;
+    pool.parallel_for(1 << 20, [&](int64_t, int64_t) {
+      std::lock_guard<std::mutex> lock(mu);
+      ids.insert(std::this_thread::get_id());
+      ++chunks;
+    });
+    EXPECT_EQ(chunks, threads);
+    EXPECT_LE(static_cast<int>(ids.size()), threads);
+  }
+}
+
+TEST(ThreadPool, IdleWorkersUseNoCpu) {
+  ThreadPool pool(5);
+  std::atomic<int64_t> total{0};
+  for (int job = 0; job < 200; ++job) pool.parallel_for(5, [&](int64_t b, int64_t e) { total += e - b; });
+  ASSERT_EQ(total.load(), 200 * 5);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // past any bounded spin
+  const double cpu = cpu_seconds_while_sleeping(std::chrono::milliseconds(500));
+  // Four spinning workers would burn up to 2 CPU-seconds here (less on a busy machine,
+  // still far above this bound); sleeping ones burn ~0.
+  EXPECT_LT(cpu, 0.05) << "idle pool used " << cpu << " CPU-seconds in 0.5 s";
+}
+
+TEST(ThreadPool, LoadedIdleModuleUsesNoCpu) {
+  const auto bytes = dkr_test::small_model().build();
+  auto loaded = deployrt::Module::Impl::load_from_memory(bytes.data(), bytes.size(), {4});
+  ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+  std::vector<float> x = {-1, 2, -3, 4, -5, 6}, w = {10, 20, 30, 40, 50, 60};
+  auto out = loaded.value().try_forward({deployrt::Tensor::wrap(x.data(), deployrt::DType::kF32, {2, 3}),
+                                         deployrt::Tensor::wrap(w.data(), deployrt::DType::kF32, {2, 3})});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const double cpu = cpu_seconds_while_sleeping(std::chrono::milliseconds(500));
+  EXPECT_LT(cpu, 0.05) << "idle module used " << cpu << " CPU-seconds in 0.5 s";
 }
 
 TEST(CpuFeatures, IsaCapFromEnvironmentString) {

@@ -14,12 +14,15 @@ from .errors import (  # noqa: E402
     UnsupportedOpsError,
 )
 from .export import export  # noqa: E402
-from .runtime import Module, load  # noqa: E402
+from .runtime import Module, load, load_bytes  # noqa: E402
+from .sdk import cmake_dir  # noqa: E402
 
 __all__ = [
     "__version__",
     "export",
     "load",
+    "load_bytes",
+    "cmake_dir",
     "Module",
     "DeployError",
     "ArchiveIOError",

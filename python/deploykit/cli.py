@@ -1,4 +1,4 @@
-"""The `deploykit` command line: export | run | inspect | demo.
+"""The `deploykit` command line: export | run | inspect | bench | demo.
 
 User errors print one line, "deploykit: error: <message>", and exit with code 2; only
 bugs show a traceback.
@@ -66,7 +66,11 @@ def cmd_export(args) -> int:
     model = _load_model(args.model)
     torch.manual_seed(0)
     inputs = tuple(torch.randn(*shape) for shape in args.input_shape)
-    graph = export(model, inputs, args.output)
+    passes = None
+    if args.passes is not None:
+        passes = [p.strip() for p in args.passes.split(",") if p.strip()]
+    graph = export(model, inputs, args.output, optimize=not args.no_optimize, passes=passes,
+                   print_after_all=args.print_after_all, embed_test_vectors=args.embed_test_vectors)
     size = os.path.getsize(args.output)
     print(f"wrote {args.output}: {len(graph.nodes)} nodes, {graph.num_parameters():,} parameters, "
           f"{size / 1e6:.1f} MB")
@@ -114,7 +118,6 @@ def _shape_str(value) -> str:
 
 def cmd_inspect(args) -> int:
     from .archive.reader import read
-    from .ir.printer import format_graph
 
     archive = read(args.model)
     graph = archive.graph
@@ -144,10 +147,72 @@ def cmd_inspect(args) -> int:
         print(f"  {op:<22}{count}")
     print(f"parameters:   {graph.num_parameters():,}")
     print(f"weights:      {graph.weights_bytes():,} bytes")
-    if args.graph:
-        print()
-        print(format_graph(graph, show_constants=False), end="")
+    if "passes" in meta:
+        print(f"passes:       {', '.join(meta['passes']) if meta['passes'] else '(none: exported unoptimized)'}")
+    _inspect_views(args, graph)
     return 0
+
+
+def _inspect_views(args, graph) -> None:
+    """The --graph / --code / --stats / --dot texts and the --html / --onnx files."""
+    from .ir.printer import format_graph
+    from .views.code import format_code
+    from .views.dot import format_dot
+    from .views.stats import format_stats
+
+    for flag, render in (("graph", lambda g: format_graph(g, show_constants=False)), ("code", format_code),
+                         ("stats", format_stats), ("dot", format_dot)):
+        if getattr(args, flag):
+            print()
+            print(render(graph), end="")
+    if args.html:
+        from .views.html import write_html
+
+        write_html(graph, args.html, title=os.path.basename(args.model))
+        print(f"wrote {args.html}")
+    if args.onnx:
+        from .views.onnx_export import write_onnx
+
+        write_onnx(graph, args.onnx)
+        print(f"wrote {args.onnx}")
+
+
+# -- verify -------------------------------------------------------------------------------------
+
+
+def cmd_verify(args) -> int:
+    from .verify import verify
+
+    model = inputs = None
+    if args.torch_model is not None:
+        import torch
+
+        model = _load_model(args.torch_model)
+        if args.input_shape:
+            torch.manual_seed(0)
+            inputs = [torch.randn(*shape).numpy() for shape in args.input_shape]
+    elif args.input_shape or args.per_op:
+        raise InputError("--input-shape and --per-op compare with a PyTorch model: give it with --model")
+    report = verify(args.model, model=model, inputs=inputs, per_op=args.per_op, num_threads=args.threads)
+    print(report.format(), end="")
+    return 0 if report.passed else 1
+
+
+class _PrintSdkPath(argparse.Action):
+    """--cmake-dir / --pkgconfig-dir: print a path of the installed C++ SDK and exit (like --version)."""
+
+    def __init__(self, option_strings, dest, getter, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+        self.getter = getter
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from . import sdk
+
+        try:
+            print(getattr(sdk, self.getter)())
+        except DeployError as e:
+            parser.exit(EXIT_USER_ERROR, f"deploykit: error: {e}\n")
+        parser.exit(0)
 
 
 # -- demo ---------------------------------------------------------------------------------------
@@ -210,6 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deploykit", description="Export PyTorch models to .dkr archives and "
                                      "run them with the deploykit C++ runtime.")
     parser.add_argument("--version", action="version", version=f"deploykit {__version__}")
+    parser.add_argument("--cmake-dir", action=_PrintSdkPath, getter="cmake_dir",
+                        help="print the directory of the installed deployrt CMake package (deployrt_DIR) and exit")
+    parser.add_argument("--pkgconfig-dir", action=_PrintSdkPath, getter="pkgconfig_dir",
+                        help="print the directory holding deployrt.pc (for PKG_CONFIG_PATH) and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -218,6 +287,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="archive to write (.dkr)")
     p.add_argument("--input-shape", action="append", type=_parse_shape, default=[], metavar="SHAPE",
                    help="shape of one model input, e.g. 1,3,224,224 (repeat for several inputs)")
+    p.add_argument("--no-optimize", action="store_true", help="write the graph as captured, without passes")
+    p.add_argument("--passes", metavar="A,B,C", default=None,
+                   help="run these passes in this order instead of the default pipeline "
+                        "(inline, remove_identity, constant_fold, cse, dce, fold_batchnorm, fuse_residual, "
+                        "fuse_activation, memory_plan)")
+    p.add_argument("--print-after-all", action="store_true", help="print the graph after every pass")
+    p.add_argument("--embed-test-vectors", action="store_true",
+                   help="store the example inputs and PyTorch's outputs in the archive "
+                        "(for `deployrt-run --selftest` and `deploykit verify`)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("run", help="run an archive on .npy inputs")
@@ -229,8 +307,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("inspect", help="describe an archive (works without the C++ runtime)")
     p.add_argument("model", metavar="ARCHIVE")
-    p.add_argument("--graph", action="store_true", help="also print the graph, one node per line")
+    p.add_argument("--graph", action="store_true", help="also print the graph as typed SSA text, one node per line")
+    p.add_argument("--code", action="store_true", help="also print the graph as a Python-like forward()")
+    p.add_argument("--stats", action="store_true",
+                   help="also print parameters, FLOPs and bytes per node, the planned arena and an op histogram")
+    p.add_argument("--dot", action="store_true", help="also print the graph in Graphviz dot syntax")
+    p.add_argument("--html", metavar="OUT.html", help="write a self-contained interactive drawing of the graph")
+    p.add_argument("--onnx", metavar="OUT.onnx", help="write the graph as ONNX (needs the 'onnx' package)")
     p.set_defaults(func=cmd_inspect)
+
+    from .bench import add_parser as add_bench_parser
+
+    add_bench_parser(sub)
+
+    p = sub.add_parser("verify", help="parity report: the runtime vs stored test vectors or a PyTorch model")
+    p.add_argument("model", metavar="ARCHIVE")
+    p.add_argument("--model", dest="torch_model", metavar="MODEL", default=None,
+                   help="compare with this PyTorch model (TorchScript .pt or package.module:factory) instead of "
+                        "the stored test vectors")
+    p.add_argument("--input-shape", action="append", type=_parse_shape, default=[], metavar="SHAPE",
+                   help="with --model: random inputs of these shapes (default: the stored test vector inputs)")
+    p.add_argument("--per-op", action="store_true",
+                   help="with --model: compare every node's output with PyTorch's matching intermediate")
+    p.add_argument("--threads", type=int, default=None, metavar="N", help="threads (default: all)")
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("demo", help="export a ResNet, run it, compare with PyTorch")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="threads for both engines (default: all)")

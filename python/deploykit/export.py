@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Sequence, Union
+from typing import Callable, List, Optional, Sequence, Union
 
 from .errors import ExportError
 from .ir.graph import Graph
+from .ir.verify import verify_graph
 
 
 def _example_tuple(example_inputs):
@@ -52,9 +53,16 @@ def write_atomically(path: Union[str, os.PathLike], data: bytes) -> None:
 
 
 def export(model, example_inputs: Union["torch.Tensor", Sequence["torch.Tensor"]],  # noqa: F821
-           path: Union[str, os.PathLike], *, method: str = "trace") -> Graph:
+           path: Union[str, os.PathLike], *, method: str = "trace", optimize: bool = True,
+           passes: Optional[Sequence[str]] = None, print_after_all: bool = False,
+           printer: Optional[Callable[[str], None]] = None, embed_test_vectors: bool = False) -> Graph:
     """Exports model (nn.Module, ScriptModule or path to a TorchScript .pt) to the archive at path.
 
+    optimize: run the optimization passes (deploykit.passes.DEFAULT_PIPELINE) before writing.
+    passes: names of the passes to run instead of the default pipeline (implies optimize).
+    print_after_all: print the graph after every pass (to stdout, or to ``printer``).
+    embed_test_vectors: store example_inputs and PyTorch's outputs for them in the archive
+    (format 1.1 TEST_VECTORS), for `deployrt-run --selftest` and `deploykit verify`.
     Returns the IR graph that was written.
     """
     try:
@@ -64,8 +72,50 @@ def export(model, example_inputs: Union["torch.Tensor", Sequence["torch.Tensor"]
     from .archive.writer import default_metadata, serialize
     from .frontend.torchscript import to_graph
 
+    if passes is not None and isinstance(passes, str):
+        passes = [p.strip() for p in passes.split(",") if p.strip()]
+    if passes is not None and not optimize:
+        raise ExportError("passes=... chooses the optimization passes; it cannot be combined with optimize=False")
+    if passes is not None:
+        from .passes import make_passes
+
+        make_passes(passes)  # unknown names fail before the (slow) capture
     inputs = _example_tuple(example_inputs)
     graph, captured = to_graph(model, inputs, method)
+    ran: List[str] = []
+    if optimize:
+        from .passes import DEFAULT_PIPELINE, optimize as run_passes
+
+        ran = list(DEFAULT_PIPELINE if passes is None else passes)
+        graph = run_passes(graph, ran, print_after_all=print_after_all, printer=printer)
+        verify_graph(graph, ExportError)
+    elif print_after_all:
+        (printer or (lambda text: print(text, end="")))("// no passes run (optimize=False)\n")
     metadata = default_metadata(source=captured.source, torch_version=torch.__version__)
-    write_atomically(path, serialize(graph, metadata))
+    # Which passes shaped the archive (`deploykit inspect` shows it; readers ignore unknown keys).
+    metadata["passes"] = ran
+    test_vectors = _torch_test_vectors(captured.module, inputs, len(graph.outputs)) if embed_test_vectors else None
+    write_atomically(path, serialize(graph, metadata, test_vectors))
     return graph
+
+
+def _torch_test_vectors(module, inputs, num_outputs: int):
+    """One test vector: the example inputs and what the captured (TorchScript) module returns for them."""
+    import torch
+
+    from .archive.test_vectors import TestVectors
+
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            result = module(*inputs)
+    finally:
+        module.train(was_training)
+    outputs = list(result) if isinstance(result, (tuple, list)) else [result]
+    if len(outputs) != num_outputs or not all(isinstance(t, torch.Tensor) for t in outputs):
+        raise ExportError(f"embed_test_vectors: the model returned {len(outputs)} value(s), the exported graph has "
+                          f"{num_outputs} tensor output(s)")
+    arrays_in = [t.detach().cpu().contiguous().numpy() for t in inputs]
+    arrays_out = [t.detach().cpu().contiguous().numpy() for t in outputs]
+    return TestVectors(vectors=[(arrays_in, arrays_out)])

@@ -1,14 +1,16 @@
 // deployrt::Module: load = map -> verify -> prepare ops -> plan memory; forward =
-// check inputs -> run the executor under the module's mutex -> return fresh outputs.
+// check inputs -> take a per-call arena -> run the executor -> return fresh outputs.
 #include <algorithm>
 #include <cstring>
 #include <new>
 #include <thread>
 
 #include "api/module_impl.h"
+#include "archive/read_file.h"
 #include "core/limits.h"
 #include "core/str_cat.h"
 #include "graph/graph_builder.h"
+#include "graph/node_flops.h"
 
 namespace deployrt {
 namespace {
@@ -42,13 +44,49 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
   if (options.num_threads < 0) {
     return Status(ErrorCode::kInput, str_cat("LoadOptions.num_threads is ", options.num_threads, ", expected >= 0"));
   }
+  if (options.max_concurrent_calls < 0) {
+    return Status(ErrorCode::kInput, str_cat("LoadOptions.max_concurrent_calls is ", options.max_concurrent_calls,
+                                             ", expected >= 0"));
+  }
+  // Kernels read weights in place as float arrays: the bytes must be 64-byte aligned
+  // (a page-aligned map or our own aligned copy; never the caller's raw buffer).
+  if (!is_aligned_64(data)) {
+    return Status(ErrorCode::kInternal, "finish_load: archive bytes are not 64-byte aligned");
+  }
+  const uint64_t arena_limit = options.max_arena_bytes == 0
+                                   ? limits::kMaxArenaBytes
+                                   : std::min<uint64_t>(options.max_arena_bytes, limits::kMaxArenaBytes);
   Result<archive::ArchiveView> view = archive::ArchiveView::verify(data, size);
   if (!view.ok()) return view.status();
   impl->view_ = view.value();
-  Result<std::vector<PreparedNode>> nodes = prepare_graph(impl->view_, 0);
+  Result<archive::TestVectors> test_vectors = archive::parse_test_vectors(impl->view_);
+  if (!test_vectors.ok()) return test_vectors.status();
+  impl->test_vectors_ = std::move(test_vectors).value();
+  // Kernels are chosen while preparing the graph: cap the ISA on this thread for that.
+  IsaLevel cap = IsaLevel::kAvx512;
+  switch (options.max_isa) {
+    case Isa::kBest: case Isa::kAvx512: break;
+    case Isa::kScalar: cap = IsaLevel::kScalar; break;
+    case Isa::kAvx2: cap = IsaLevel::kAvx2; break;
+    default:
+      return Status(ErrorCode::kInput, str_cat("LoadOptions.max_isa is ", static_cast<int>(options.max_isa),
+                                               ", expected 0..3 (Isa::kBest..kAvx512)"));
+  }
+  ScopedIsaCap isa_cap(cap);
+  impl->isa = isa_level();
+  // A memory-mapped archive need not stay resident once verified: release it now (the
+  // checksums touched every page) and each weight after its kernel packed it, so peak
+  // memory is about one copy of the weights, not two. Pages still read later fault back in.
+  ConstantReleaser release_constant;
+  if (impl->file_.data() != nullptr) {
+    impl->file_.release_resident_pages();
+    const archive::MmapFile* file = &impl->file_;
+    release_constant = [file](const void* p, size_t bytes) { file->release_resident_range(p, bytes); };
+  }
+  Result<std::vector<PreparedNode>> nodes = prepare_graph(impl->view_, 0, release_constant);
   if (!nodes.ok()) return nodes.status();
   Result<std::unique_ptr<Executor>> executor =
-      Executor::create(impl->view_, 0, std::move(nodes).value(), limits::kMaxArenaBytes);
+      Executor::create(impl->view_, 0, std::move(nodes).value(), arena_limit);
   if (!executor.ok()) return executor.status();
   impl->executor_ = std::move(executor).value();
 
@@ -63,10 +101,23 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
   impl->num_threads = options.num_threads > 0 ? options.num_threads
                                               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   impl->pool_ = std::make_unique<ThreadPool>(impl->num_threads);
+  const int max_calls = options.max_concurrent_calls > 0
+                            ? options.max_concurrent_calls
+                            : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  impl->contexts_ = std::make_unique<RunContextPool>(impl->executor_->arena_bytes(), static_cast<size_t>(max_calls));
   return Module(std::move(impl));
 }
 
 Result<Module> Module::Impl::load_file(const std::string& path, const LoadOptions& options) {
+  if (options.copy_file) {
+    auto impl = std::make_shared<Impl>();
+    Result<size_t> size = archive::read_whole_file(path, &impl->copy_);
+    if (!size.ok()) return size.status();
+    const auto* bytes = static_cast<const uint8_t*>(impl->copy_.get());
+    Result<Module> module = finish_load(std::move(impl), bytes, size.value(), options);
+    if (!module.ok()) return Status(module.status().code(), str_cat(path, ": ", module.status().message()));
+    return module;
+  }
   Result<archive::MmapFile> file = archive::MmapFile::open(path);
   if (!file.ok()) return file.status();
   auto impl = std::make_shared<Impl>();
@@ -90,11 +141,11 @@ Result<Module> Module::Impl::load_from_memory(const void* data, size_t size, con
   return finish_load(std::move(impl), bytes, size, options);
 }
 
-Result<std::vector<Tensor>> Module::Impl::forward(const std::vector<Tensor>& args) const {
+Status Module::Impl::check_inputs(const std::vector<Tensor>& args, std::vector<const void*>* input_data) const {
   if (args.size() != inputs.size()) {
     return Status(ErrorCode::kInput, str_cat("expected ", inputs.size(), " inputs, got ", args.size()));
   }
-  std::vector<const void*> input_data(args.size());
+  input_data->resize(args.size());
   for (size_t i = 0; i < args.size(); ++i) {
     const TensorInfo& want = inputs[i];
     const Tensor& got = args[i];
@@ -104,8 +155,41 @@ Result<std::vector<Tensor>> Module::Impl::forward(const std::vector<Tensor>& arg
                                                describe(got.dtype(), got.shape())));
     }
     if (got.data() == nullptr && got.nbytes() > 0) return Status(ErrorCode::kInput, label + ": data pointer is null");
-    input_data[i] = got.data();
+    (*input_data)[i] = got.data();
   }
+  return Status::Ok();
+}
+
+Status Module::Impl::execute(const std::vector<const void*>& input_data, const std::vector<void*>& output_data,
+                             double* node_seconds,
+                             const std::function<void(size_t, const TensorRef*)>* observe) const {
+  Result<std::unique_ptr<RunContext>> acquired = contexts_->acquire();
+  if (!acquired.ok()) return acquired.status();
+  ScopedRunContext context(*contexts_, std::move(acquired).value());
+  // The shared intra-op pool runs one call at a time; a concurrent call uses its
+  // context's one-thread pool (inline, no threads) instead of waiting for it.
+  const bool own_pool = !pool_busy_.exchange(true, std::memory_order_acquire);
+  ThreadPool* pool = pool_.get();
+  if (!own_pool) {
+    if (!context->inline_pool) context->inline_pool = std::make_unique<ThreadPool>(1);
+    pool = context->inline_pool.get();
+  }
+  auto* arena = static_cast<uint8_t*>(context->arena.get());
+  if (observe != nullptr) {
+    executor_->run_observed(input_data, arena, *pool, output_data, *observe);
+  } else if (node_seconds != nullptr) {
+    executor_->run_profiled(input_data, arena, *pool, output_data, node_seconds);
+  } else {
+    executor_->run(input_data, arena, *pool, output_data);
+  }
+  if (own_pool) pool_busy_.store(false, std::memory_order_release);
+  return Status::Ok();
+}
+
+Result<std::vector<Tensor>> Module::Impl::forward(const std::vector<Tensor>& args, double* node_seconds) const {
+  std::vector<const void*> input_data;
+  Status checked = check_inputs(args, &input_data);
+  if (!checked.ok()) return checked;
   std::vector<Tensor> results;
   std::vector<void*> output_data;
   try {  // Tensor::empty reports out-of-memory with std::bad_alloc; nothing escapes here
@@ -116,24 +200,135 @@ Result<std::vector<Tensor>> Module::Impl::forward(const std::vector<Tensor>& arg
   } catch (const std::bad_alloc&) {
     return Status(ErrorCode::kLimit, "out of memory allocating the outputs");
   }
-  std::lock_guard<std::mutex> lock(run_mutex_);
-  if (!arena_ && executor_->arena_bytes() > 0) {
-    arena_.reset(aligned_malloc_or_null(executor_->arena_bytes()));
-    if (!arena_) {
-      return Status(ErrorCode::kLimit, str_cat("cannot allocate the ", executor_->arena_bytes(), "-byte activation arena"));
-    }
-  }
-  executor_->run(input_data, static_cast<uint8_t*>(arena_.get()), *pool_, output_data);
+  Status ran = execute(input_data, output_data, node_seconds);
+  if (!ran.ok()) return ran;
   return Result<std::vector<Tensor>>(std::move(results));
+}
+
+Status Module::Impl::forward_into(const std::vector<Tensor>& args, std::vector<Tensor>& outs) const {
+  std::vector<const void*> input_data;
+  Status checked = check_inputs(args, &input_data);
+  if (!checked.ok()) return checked;
+  if (outs.size() != outputs.size()) {
+    return Status(ErrorCode::kInput, str_cat("expected ", outputs.size(), " output tensors, got ", outs.size()));
+  }
+  std::vector<void*> output_data(outs.size());
+  for (size_t i = 0; i < outs.size(); ++i) {
+    const TensorInfo& want = outputs[i];
+    Tensor& got = outs[i];
+    const std::string label = str_cat("output ", i, want.name.empty() ? "" : str_cat(" '", want.name, "'"));
+    if (got.dtype() != want.dtype || got.shape() != want.shape) {
+      return Status(ErrorCode::kInput, str_cat(label, ": expected ", describe(want.dtype, want.shape), ", got ",
+                                               describe(got.dtype(), got.shape())));
+    }
+    if (got.data() == nullptr && got.nbytes() > 0) return Status(ErrorCode::kInput, label + ": data pointer is null");
+    output_data[i] = got.data();
+  }
+  return execute(input_data, output_data, nullptr);
+}
+
+Result<std::vector<DebugValue>> Module::Impl::forward_debug(const std::vector<Tensor>& args) const {
+  std::vector<const void*> input_data;
+  Status checked = check_inputs(args, &input_data);
+  if (!checked.ok()) return checked;
+  std::vector<DebugValue> values;
+  std::vector<Tensor> results;
+  std::vector<void*> output_data;
+  bool out_of_memory = false;
+  const std::function<void(size_t, const TensorRef*)> observe = [&](size_t step, const TensorRef* outs) {
+    if (out_of_memory) return;
+    const NodeInfo& info = executor_->node_info(step);
+    const std::vector<uint32_t>& ids = executor_->node_output_ids(step);
+    try {
+      for (size_t k = 0; k < info.outputs.size(); ++k) {
+        const TensorDesc& desc = info.outputs[k];
+        DebugValue v;
+        v.node = info.name;
+        v.op = op_name(static_cast<uint32_t>(info.op));
+        v.name = std::string(view_.string(view_.value(ids[k]).name));
+        v.tensor = Tensor::empty(desc.dtype, std::vector<int64_t>(desc.dims, desc.dims + desc.rank));
+        if (v.tensor.nbytes() > 0) std::memcpy(v.tensor.data(), outs[k].data, v.tensor.nbytes());
+        values.push_back(std::move(v));
+      }
+    } catch (const std::bad_alloc&) {
+      out_of_memory = true;
+    }
+  };
+  try {
+    for (const TensorInfo& out : outputs) {
+      results.push_back(Tensor::empty(out.dtype, out.shape));
+      output_data.push_back(results.back().data());
+    }
+  } catch (const std::bad_alloc&) {
+    return Status(ErrorCode::kLimit, "out of memory allocating the outputs");
+  }
+  Status ran = execute(input_data, output_data, nullptr, &observe);
+  if (!ran.ok()) return ran;
+  if (out_of_memory) return Status(ErrorCode::kLimit, "forward_debug: out of memory copying the intermediate values");
+  return values;
+}
+
+Result<std::vector<NodeProfile>> Module::Impl::profile(const std::vector<Tensor>& args, int runs) const {
+  if (runs < 1) return Status(ErrorCode::kInput, str_cat("profile: runs is ", runs, ", expected >= 1"));
+  std::vector<double> seconds(executor_->num_nodes(), 0.0);
+  for (int r = 0; r < runs; ++r) {
+    Result<std::vector<Tensor>> outputs = forward(args, seconds.data());
+    if (!outputs.ok()) return outputs.status();
+  }
+  std::vector<NodeProfile> profiles(seconds.size());
+  for (size_t i = 0; i < seconds.size(); ++i) {
+    const NodeInfo& info = executor_->node_info(i);
+    profiles[i].name = info.name;
+    profiles[i].op = op_name(static_cast<uint32_t>(info.op));
+    profiles[i].milliseconds = seconds[i] * 1e3 / runs;
+    profiles[i].flops = node_flops(info);
+  }
+  return profiles;
 }
 
 Result<Module> Module::try_load(const std::string& path, const LoadOptions& options) {
   return Impl::load_file(path, options);
 }
 
+Result<Module> Module::try_load_from_memory(const void* data, size_t size, const LoadOptions& options) {
+  if (data == nullptr && size > 0) return Status(ErrorCode::kInput, "load_from_memory: data is null");
+  return Impl::load_from_memory(data, size, options);
+}
+
 Result<std::vector<Tensor>> Module::try_forward(const std::vector<Tensor>& inputs) const {
   if (!impl_) return not_loaded();
   return impl_->forward(inputs);
+}
+
+Status Module::try_forward_into(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) const {
+  if (!impl_) return not_loaded();
+  return impl_->forward_into(inputs, outputs);
+}
+
+Result<std::vector<DebugValue>> Module::try_forward_debug(const std::vector<Tensor>& inputs) const {
+  if (!impl_) return not_loaded();
+  return impl_->forward_debug(inputs);
+}
+
+int Module::find_input(const std::string& name) const {
+  for (size_t i = 0; i < inputs().size(); ++i) {
+    if (inputs()[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+int Module::find_output(const std::string& name) const {
+  for (size_t i = 0; i < outputs().size(); ++i) {
+    if (outputs()[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+const char* Module::isa() const { return impl_ ? isa_name(impl_->isa) : "none"; }
+
+Result<std::vector<NodeProfile>> Module::try_profile(const std::vector<Tensor>& inputs, int runs) const {
+  if (!impl_) return not_loaded();
+  return impl_->profile(inputs, runs);
 }
 
 const std::vector<TensorInfo>& Module::inputs() const { return impl_ ? impl_->inputs : no_infos(); }

@@ -1,16 +1,20 @@
 // Module::Impl: owns the archive bytes (a memory map, or an aligned copy), the verified
-// view, the prepared graph, the thread pool and the activation arena. Internal header:
+// view, the prepared graph, the thread pool and the pool of per-call arenas. Internal header:
 // tests and the bindings may use load_from_memory; applications use deployrt.h.
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "api/run_context.h"
 #include "archive/mmap_file.h"
 #include "archive/reader.h"
+#include "archive/test_vectors.h"
 #include "core/aligned_alloc.h"
+#include "cpu/cpu_features.h"
 #include "deployrt/deployrt.h"
 #include "graph/executor.h"
 #include "threadpool/thread_pool.h"
@@ -25,11 +29,18 @@ class Module::Impl {
   /// while mapped can be read and passed here instead.
   static Result<Module> load_from_memory(const void* data, size_t size, const LoadOptions& options);
 
-  Result<std::vector<Tensor>> forward(const std::vector<Tensor>& inputs) const;
+  /// With node_seconds (num_nodes() entries), adds each node's wall time to it.
+  Result<std::vector<Tensor>> forward(const std::vector<Tensor>& inputs, double* node_seconds = nullptr) const;
+  Result<std::vector<NodeProfile>> profile(const std::vector<Tensor>& inputs, int runs) const;
+  Status forward_into(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) const;
+  Result<std::vector<DebugValue>> forward_debug(const std::vector<Tensor>& inputs) const;
+  Result<SelftestReport> selftest() const;
+  size_t num_test_vectors() const { return test_vectors_.vectors.size(); }
 
   std::vector<TensorInfo> inputs, outputs;
   std::string metadata;
   int num_threads = 1;
+  IsaLevel isa = IsaLevel::kScalar;  // what the kernels were chosen for (LoadOptions::max_isa)
 
   uint64_t arena_bytes() const { return executor_->arena_bytes(); }
   size_t num_nodes() const { return executor_->num_nodes(); }
@@ -39,16 +50,24 @@ class Module::Impl {
   static Result<Module> finish_load(std::shared_ptr<Impl> impl, const uint8_t* data, size_t size,
                                     const LoadOptions& options);
 
+  // forward's halves: check the caller's inputs against inputs(); run on a per-call
+  // context writing the graph outputs to output_data (profiled or observed if asked).
+  Status check_inputs(const std::vector<Tensor>& args, std::vector<const void*>* input_data) const;
+  Status execute(const std::vector<const void*>& input_data, const std::vector<void*>& output_data,
+                 double* node_seconds,
+                 const std::function<void(size_t, const TensorRef*)>* observe = nullptr) const;
+
   archive::MmapFile file_;
   AlignedBuffer copy_;
   archive::ArchiveView view_;
+  archive::TestVectors test_vectors_;  // empty unless the archive has a TEST_VECTORS section
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<ThreadPool> pool_;
-  // forward() is const but reuses one arena (allocated on the first call) and one
-  // thread pool: calls on one Module are serialized by this mutex. For parallel
-  // throughput, load one Module per thread.
-  mutable std::mutex run_mutex_;
-  mutable AlignedBuffer arena_;
+  // Concurrency (deployrt.h "Thread rules"): each forward() takes its own arena from
+  // contexts_, so calls run in parallel. The intra-op pool serves one call at a time:
+  // the call that sets pool_busy_ uses it, concurrent ones run inline on their thread.
+  mutable std::unique_ptr<RunContextPool> contexts_;
+  mutable std::atomic<bool> pool_busy_{false};
 };
 
 }  // namespace deployrt

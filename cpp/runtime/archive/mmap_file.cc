@@ -73,5 +73,22 @@ Result<MmapFile> MmapFile::open(const std::string& path) {
   return Result<MmapFile>(std::move(file));
 }
 
+void MmapFile::release_resident_pages() const {
+  // Advisory: a failure only means the pages stay resident.
+  if (data_ != nullptr && size_ > 0) ::madvise(const_cast<uint8_t*>(data_), size_, MADV_DONTNEED);
+}
+
+void MmapFile::release_resident_range(const void* p, size_t bytes) const {
+  const auto begin = reinterpret_cast<uintptr_t>(p);
+  const auto map_begin = reinterpret_cast<uintptr_t>(data_);
+  if (data_ == nullptr || begin < map_begin || bytes > size_ || begin - map_begin > size_ - bytes) return;
+  // Only pages wholly inside the range: neighbours may still be in use (they would be
+  // faulted back in anyway, but there is no reason to make them).
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = (begin + page - 1) / page * page;
+  const uintptr_t last = (begin + bytes) / page * page;
+  if (first < last) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 }  // namespace archive
 }  // namespace deployrt

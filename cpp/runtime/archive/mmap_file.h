@@ -30,6 +30,15 @@ class MmapFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
 
+  /// Drops the mapped pages from this process's resident set (madvise MADV_DONTNEED).
+  /// Safe because the map is read-only and file-backed: a later read faults the page
+  /// back in from the page cache with the same bytes. Called after load, once the
+  /// checksums were verified and the weights packed, so the process does not keep a
+  /// second resident copy of weights it now reads from its packed buffers.
+  void release_resident_pages() const;
+  /// The same for the whole pages inside [p, p + bytes) (p must lie in the map).
+  void release_resident_range(const void* p, size_t bytes) const;
+
  private:
   void reset();
   const uint8_t* data_ = nullptr;

@@ -457,6 +457,7 @@ class Verifier {
     if (G < 1) return archive_error("GRAPH: graph_count is 0; graph 0 (the main graph) must exist");
     if (N > limits::kMaxNodes) return Status(ErrorCode::kLimit, str_cat("GRAPH: ", N, " nodes; the limit is ", limits::kMaxNodes));
     if (V > limits::kMaxValues) return Status(ErrorCode::kLimit, str_cat("GRAPH: ", V, " values; the limit is ", limits::kMaxValues));
+    if (G > limits::kMaxGraphs) return Status(ErrorCode::kLimit, str_cat("GRAPH: ", G, " graphs; the limit is ", limits::kMaxGraphs));
     v_.value_count_ = V;
     v_.node_count_ = N;
     v_.graph_count_ = G;
@@ -679,7 +680,9 @@ class Verifier {
   }
 
   // GRAPH attributes form edges graph -> subgraph; a cycle (a subgraph that reaches
-  // itself) is rejected. Kahn's algorithm: iterative, no recursion on file content.
+  // itself) is rejected, and so is nesting deeper than limits::kMaxSubgraphDepth.
+  // Kahn's algorithm: iterative, no recursion on file content; nodes are popped in
+  // topological order, so depth[child] = max over parents of depth[parent] + 1.
   template <class Ranges>
   Status check_subgraph_cycles(const Ranges& ranges) {
     std::vector<std::vector<uint32_t>> children(v_.graph_count_);
@@ -703,11 +706,18 @@ class Verifier {
       if (indegree[g] == 0) ready.push_back(g);
     }
     uint32_t visited = 0;
+    std::vector<uint32_t> depth(v_.graph_count_, 0);
     while (!ready.empty()) {
       uint32_t g = ready.back();
       ready.pop_back();
       ++visited;
       for (uint32_t c : children[g]) {
+        depth[c] = std::max(depth[c], depth[g] + 1);
+        if (depth[c] > limits::kMaxSubgraphDepth) {
+          return Status(ErrorCode::kLimit, str_cat("graph ", c, " is nested ", depth[c],
+                                                   " subgraph levels deep (through graph ", g, "); the limit is ",
+                                                   limits::kMaxSubgraphDepth));
+        }
         if (--indegree[c] == 0) ready.push_back(c);
       }
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <memory>
 
@@ -23,7 +24,7 @@ inline void* aligned_malloc_or_null(size_t bytes) {
   return p;
 }
 
-inline constexpr bool is_aligned_64(const void* p) {
+inline bool is_aligned_64(const void* p) {  // not constexpr: reinterpret_cast
   return (reinterpret_cast<uintptr_t>(p) & (kBufferAlignment - 1)) == 0;
 }
 

@@ -1,9 +1,15 @@
-// Slicing-by-8 table-driven CRC-32C: portable (no SSE4.2 requirement) and fast enough
-// to checksum a 45 MB weight section in a few tens of milliseconds.
+// CRC-32C. On x86-64 with SSE4.2 the crc32 instruction does 8 bytes per instruction
+// (several GB/s: checksumming is most of a large archive's load time otherwise);
+// everywhere else slicing-by-8 tables, portable and about 1-2 GB/s.
 #include "core/crc32c.h"
 
 #include <array>
 #include <cstring>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <nmmintrin.h>
+#define DEPLOYRT_HAVE_CRC32_INSTRUCTION 1
+#endif
 
 namespace deployrt {
 namespace {
@@ -28,9 +34,7 @@ const Tables& tables() {
   return t;
 }
 
-}  // namespace
-
-uint32_t crc32c(const void* data, size_t size, uint32_t crc) {
+uint32_t crc32c_tables(const void* data, size_t size, uint32_t crc) {
   const Tables& t = tables();
   const auto* p = static_cast<const uint8_t*>(data);
   uint32_t c = ~crc;
@@ -46,5 +50,40 @@ uint32_t crc32c(const void* data, size_t size, uint32_t crc) {
   while (size-- > 0) c = (c >> 8) ^ t[0][(c ^ *p++) & 0xFF];
   return ~c;
 }
+
+#ifdef DEPLOYRT_HAVE_CRC32_INSTRUCTION
+// Compiled for SSE4.2 by the target attribute, not by a global flag, so the library
+// still runs on x86-64 CPUs without it (crc32c() checks before calling).
+__attribute__((target("sse4.2"))) uint32_t crc32c_sse42(const void* data, size_t size, uint32_t crc) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  uint64_t c = ~crc;
+  while (size >= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    c = _mm_crc32_u64(c, word);
+    p += 8;
+    size -= 8;
+  }
+  uint32_t c32 = static_cast<uint32_t>(c);
+  while (size-- > 0) c32 = _mm_crc32_u8(c32, *p++);
+  return ~c32;
+}
+
+bool have_sse42() {
+  static const bool supported = __builtin_cpu_supports("sse4.2");
+  return supported;
+}
+#endif
+
+}  // namespace
+
+uint32_t crc32c(const void* data, size_t size, uint32_t crc) {
+#ifdef DEPLOYRT_HAVE_CRC32_INSTRUCTION
+  if (have_sse42()) return crc32c_sse42(data, size, crc);
+#endif
+  return crc32c_tables(data, size, crc);
+}
+
+uint32_t crc32c_portable(const void* data, size_t size, uint32_t crc) { return crc32c_tables(data, size, crc); }
 
 }  // namespace deployrt

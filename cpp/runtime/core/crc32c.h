@@ -11,4 +11,8 @@ namespace deployrt {
 /// be computed over several pieces: crc32c(b, nb, crc32c(a, na)).
 uint32_t crc32c(const void* data, size_t size, uint32_t crc = 0);
 
+/// The table-driven implementation crc32c() falls back to; exposed so tests can check
+/// the hardware path against it.
+uint32_t crc32c_portable(const void* data, size_t size, uint32_t crc = 0);
+
 }  // namespace deployrt

@@ -27,6 +27,14 @@ constexpr uint32_t kMaxNodes = 1u << 24;
 /// Values across all graphs (node outputs, inputs, constants).
 constexpr uint32_t kMaxValues = 1u << 26;
 
+/// Graphs (main graph + subgraphs) in one archive.
+constexpr uint32_t kMaxGraphs = 1u << 16;
+
+/// Nesting depth of subgraphs (graph 0 is depth 0; a GRAPH attribute adds one level).
+/// The verifier computes depths iteratively, so this bounds what a future executor of
+/// If/Loop may recurse through, not the verifier's own stack.
+constexpr uint32_t kMaxSubgraphDepth = 32;
+
 /// Activation arena (all intermediate tensors alive at once plus kernel scratch):
 /// 16 GiB. A model whose planned arena exceeds this is refused at load with kLimit,
 /// so "gigantic intermediate" archives fail fast instead of exhausting memory.

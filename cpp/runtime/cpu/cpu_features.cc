@@ -46,10 +46,19 @@ IsaLevel isa_level_for(const CpuFeatures& features, const char* cap) {
   return static_cast<int>(level) < static_cast<int>(limit) ? level : limit;
 }
 
+namespace {
+thread_local IsaLevel t_isa_cap = IsaLevel::kAvx512;  // ScopedIsaCap; kAvx512 = no cap
+}  // namespace
+
 IsaLevel isa_level() {
   static const IsaLevel level = isa_level_for(detect_cpu_features(), std::getenv("DEPLOYRT_ISA"));
-  return level;
+  return static_cast<int>(t_isa_cap) < static_cast<int>(level) ? t_isa_cap : level;
 }
+
+ScopedIsaCap::ScopedIsaCap(IsaLevel cap) : previous_(t_isa_cap) {
+  if (static_cast<int>(cap) < static_cast<int>(t_isa_cap)) t_isa_cap = cap;
+}
+ScopedIsaCap::~ScopedIsaCap() { t_isa_cap = previous_; }
 
 const char* isa_name(IsaLevel level) {
   switch (level) {

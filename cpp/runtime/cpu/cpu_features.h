@@ -24,4 +24,18 @@ IsaLevel isa_level();
 
 const char* isa_name(IsaLevel level);
 
+/// Caps isa_level() on the calling thread while alive (LoadOptions::max_isa): kernels
+/// are chosen while a Module loads, on the loading thread, so a cap held across the load
+/// applies to that Module only. Nests; restores the previous cap on destruction.
+class ScopedIsaCap {
+ public:
+  explicit ScopedIsaCap(IsaLevel cap);
+  ~ScopedIsaCap();
+  ScopedIsaCap(const ScopedIsaCap&) = delete;
+  ScopedIsaCap& operator=(const ScopedIsaCap&) = delete;
+
+ private:
+  IsaLevel previous_;
+};
+
 }  // namespace deployrt

@@ -1,6 +1,7 @@
 #include "graph/executor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "core/str_cat.h"
@@ -88,8 +89,9 @@ void* Executor::resolve(const Location& loc, const std::vector<const void*>& inp
   return nullptr;
 }
 
-void Executor::run(const std::vector<const void*>& inputs, uint8_t* arena, ThreadPool& pool,
-                   const std::vector<void*>& outputs) const {
+template <bool kProfile>
+void Executor::run_impl(const std::vector<const void*>& inputs, uint8_t* arena, ThreadPool& pool,
+                        const std::vector<void*>& outputs, double* node_seconds) const {
   std::vector<TensorRef> in(max_inputs_), out(max_outputs_);
   void* workspace = arena + plan_.workspace_offset;
   for (size_t s = 0; s < steps_.size(); ++s) {
@@ -97,7 +99,13 @@ void Executor::run(const std::vector<const void*>& inputs, uint8_t* arena, Threa
     const NodeInfo& info = nodes_[s].info;
     for (size_t k = 0; k < step.inputs.size(); ++k) in[k] = {resolve(step.inputs[k], inputs, arena), &info.inputs[k]};
     for (size_t k = 0; k < step.output_offsets.size(); ++k) out[k] = {arena + step.output_offsets[k], &info.outputs[k]};
-    nodes_[s].kernel->run(in.data(), out.data(), workspace, pool);
+    if constexpr (kProfile) {
+      const auto start = std::chrono::steady_clock::now();
+      nodes_[s].kernel->run(in.data(), out.data(), workspace, pool);
+      node_seconds[s] += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    } else {
+      nodes_[s].kernel->run(in.data(), out.data(), workspace, pool);
+    }
   }
   // Copies, never aliases: an output may be a graph input or a constant, and the
   // arena is reused by the next call.
@@ -106,5 +114,29 @@ void Executor::run(const std::vector<const void*>& inputs, uint8_t* arena, Threa
     if (bytes > 0) std::memcpy(outputs[k], resolve(output_locations_[k], inputs, arena), bytes);
   }
 }
+
+void Executor::run_observed(const std::vector<const void*>& inputs, uint8_t* arena, ThreadPool& pool,
+                            const std::vector<void*>& outputs,
+                            const std::function<void(size_t, const TensorRef*)>& observe) const {
+  std::vector<TensorRef> in(max_inputs_), out(max_outputs_);
+  void* workspace = arena + plan_.workspace_offset;
+  for (size_t s = 0; s < steps_.size(); ++s) {
+    const Step& step = steps_[s];
+    const NodeInfo& info = nodes_[s].info;
+    for (size_t k = 0; k < step.inputs.size(); ++k) in[k] = {resolve(step.inputs[k], inputs, arena), &info.inputs[k]};
+    for (size_t k = 0; k < step.output_offsets.size(); ++k) out[k] = {arena + step.output_offsets[k], &info.outputs[k]};
+    nodes_[s].kernel->run(in.data(), out.data(), workspace, pool);
+    observe(s, out.data());
+  }
+  for (size_t k = 0; k < output_locations_.size(); ++k) {
+    const size_t bytes = static_cast<size_t>(output_descs_[k].numel()) * dtype_size(output_descs_[k].dtype);
+    if (bytes > 0) std::memcpy(outputs[k], resolve(output_locations_[k], inputs, arena), bytes);
+  }
+}
+
+template void Executor::run_impl<false>(const std::vector<const void*>&, uint8_t*, ThreadPool&,
+                                        const std::vector<void*>&, double*) const;
+template void Executor::run_impl<true>(const std::vector<const void*>&, uint8_t*, ThreadPool&,
+                                       const std::vector<void*>&, double*) const;
 
 }  // namespace deployrt

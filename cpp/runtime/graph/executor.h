@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -30,7 +31,25 @@ class Executor {
   /// `arena` holds arena_bytes(), 64-byte aligned. Writes each graph output into
   /// `outputs[i]`, which must already hold output_descs()[i].nbytes bytes.
   void run(const std::vector<const void*>& inputs, uint8_t* arena, ThreadPool& pool,
-           const std::vector<void*>& outputs) const;
+           const std::vector<void*>& outputs) const {
+    run_impl<false>(inputs, arena, pool, outputs, nullptr);
+  }
+  /// run(), also adding each node's wall time in seconds to node_seconds[node]
+  /// (num_nodes() entries). A separate instantiation, so run() pays nothing for it.
+  void run_profiled(const std::vector<const void*>& inputs, uint8_t* arena, ThreadPool& pool,
+                    const std::vector<void*>& outputs, double* node_seconds) const {
+    run_impl<true>(inputs, arena, pool, outputs, node_seconds);
+  }
+  /// run(), also calling `observe(step, outputs)` right after node `step` ran, with its
+  /// outputs (valid only during the call: the arena is reused). For debugging
+  /// (Module::try_forward_debug); a separate loop, so run() pays nothing for it.
+  void run_observed(const std::vector<const void*>& inputs, uint8_t* arena, ThreadPool& pool,
+                    const std::vector<void*>& outputs,
+                    const std::function<void(size_t, const TensorRef*)>& observe) const;
+  /// Value ids of node `index`'s outputs.
+  const std::vector<uint32_t>& node_output_ids(size_t index) const { return nodes_[index].outputs; }
+  /// What node `index` (execution order) is: its name, op and shapes.
+  const NodeInfo& node_info(size_t index) const { return nodes_[index].info; }
 
  private:
   // Where a value's bytes are during a run.
@@ -44,6 +63,9 @@ class Executor {
     std::vector<uint64_t> output_offsets;
   };
 
+  template <bool kProfile>
+  void run_impl(const std::vector<const void*>& inputs, uint8_t* arena, ThreadPool& pool,
+                const std::vector<void*>& outputs, double* node_seconds) const;
   void* resolve(const Location& loc, const std::vector<const void*>& inputs, uint8_t* arena) const;
 
   std::vector<PreparedNode> nodes_;

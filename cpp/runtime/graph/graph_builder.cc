@@ -84,7 +84,8 @@ TensorDesc value_desc(const ArchiveView& view, uint32_t value_id) {
   return desc;
 }
 
-Result<std::vector<PreparedNode>> prepare_graph(const ArchiveView& view, uint32_t graph_index) {
+Result<std::vector<PreparedNode>> prepare_graph(const ArchiveView& view, uint32_t graph_index,
+                                                const ConstantReleaser& release_constant) {
   const archive::GraphEntry graph = view.graph(graph_index);
   Status known = check_ops_known(view, graph);
   if (!known.ok()) return known;
@@ -132,6 +133,17 @@ Result<std::vector<PreparedNode>> prepare_graph(const ArchiveView& view, uint32_
 
     Status inferred = def->infer(info);
     if (!inferred.ok()) return inferred;
+    // An attribute the op never looked up is not one of its attributes (docs/ops.md).
+    // Format 1.0 has none of those; a later minor may add optional ones, so newer
+    // archives keep them (ignored), as with reserved fields.
+    if (view.version_minor() == 0) {
+      for (size_t k = 0; k < info.attrs.size(); ++k) {
+        if (!info.attrs[k].read) {
+          return info.error(str_cat("attribute ", k, " '", info.attrs[k].name, "' (attr entry ", entry.attr_begin + k,
+                                    ") is not an attribute of ", op_name(entry.op), " (docs/ops.md)"));
+        }
+      }
+    }
     if (info.outputs.size() != node.outputs.size()) {
       return Status(ErrorCode::kInternal, str_cat(op_name(entry.op), " node ", id, ": shape inference produced ",
                                                   info.outputs.size(), " outputs, the op declares ", def->num_outputs));
@@ -147,6 +159,13 @@ Result<std::vector<PreparedNode>> prepare_graph(const ArchiveView& view, uint32_
     if (!kernel.ok()) return kernel.status();
     node.kernel = std::move(kernel).value();
     if (!node.kernel) return Status(ErrorCode::kInternal, str_cat(op_name(entry.op), " node ", id, ": create() returned null"));
+    if (release_constant) {
+      for (size_t k = 0; k < info.constant_data.size(); ++k) {
+        if (info.constant_data[k] != nullptr) {
+          release_constant(info.constant_data[k], static_cast<size_t>(info.inputs[k].numel()) * dtype_size(info.inputs[k].dtype));
+        }
+      }
+    }
     nodes.push_back(std::move(node));
   }
   return Result<std::vector<PreparedNode>>(std::move(nodes));

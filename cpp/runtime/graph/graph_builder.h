@@ -3,7 +3,9 @@
 // run and compared with the archived value descriptors, kernel created.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -22,8 +24,13 @@ struct PreparedNode {
 /// The TensorDesc of a verified value entry.
 TensorDesc value_desc(const archive::ArchiveView& view, uint32_t value_id);
 
+/// Called with each constant input's bytes once its node's kernel exists (kernels that
+/// pack weights no longer need the archive's copy resident; see MmapFile).
+using ConstantReleaser = std::function<void(const void* data, size_t bytes)>;
+
 /// Prepares every node of `graph_index`, in execution order. All unknown op codes are
 /// reported together in one kUnsupported error; other failures are kArchive.
-Result<std::vector<PreparedNode>> prepare_graph(const archive::ArchiveView& view, uint32_t graph_index);
+Result<std::vector<PreparedNode>> prepare_graph(const archive::ArchiveView& view, uint32_t graph_index,
+                                                const ConstantReleaser& release_constant = {});
 
 }  // namespace deployrt

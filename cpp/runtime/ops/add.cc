@@ -1,9 +1,10 @@
-// add (docs/ops.md code 4): y = a + alpha * b with broadcasting.
+// add (docs/ops.md code 4): y = clamp(a + alpha * b, act_min, act_max) with broadcasting.
 #include <cmath>
 #include <memory>
 #include <string>
 
 #include "kernels/reference/binary_ref.h"
+#include "ops/activation_attrs.h"
 #include "ops/broadcast.h"
 #include "ops/ops.h"
 #include "ops/parallel.h"
@@ -25,33 +26,38 @@ Status infer_add(NodeInfo& node) {
   Status st = infer_broadcast_binary(node);
   double alpha = 0.0;
   if (st.ok()) st = read_alpha(node, &alpha);
+  Activation act;
+  if (st.ok()) st = read_activation_attrs(node, &act);
   return st;
 }
 
 class AddKernel final : public OpKernel {
  public:
-  AddKernel(const BroadcastPlan& plan, float alpha) : plan_(plan), alpha_(alpha) {}
+  AddKernel(const BroadcastPlan& plan, float alpha, Activation act) : plan_(plan), alpha_(alpha), act_(act) {}
 
   void run(const TensorRef* inputs, TensorRef* outputs, void* /*workspace*/, ThreadPool& pool) const override {
     const float* a = inputs[0].as<const float>();
     const float* b = inputs[1].as<const float>();
     float* y = outputs[0].as<float>();
     pool.parallel_for(
-        plan_.rows(), [&](int64_t begin, int64_t end) { f32_add_ref(plan_, a, b, alpha_, y, begin, end); },
+        plan_.rows(), [&](int64_t begin, int64_t end) { f32_add_ref(plan_, a, b, alpha_, act_, y, begin, end); },
         grain_for(plan_.row_length()));
   }
 
  private:
   BroadcastPlan plan_;
   float alpha_;
+  Activation act_;
 };
 
 Result<std::unique_ptr<OpKernel>> create_add(const NodeInfo& node) {
   double alpha = 0.0;
   Status st = read_alpha(node, &alpha);
+  Activation act;
+  if (st.ok()) st = read_activation_attrs(node, &act);
   if (!st.ok()) return st;
   const BroadcastPlan plan = make_broadcast_plan(node.inputs[0], node.inputs[1], node.outputs[0]);
-  return std::unique_ptr<OpKernel>(new AddKernel(plan, static_cast<float>(alpha)));
+  return std::unique_ptr<OpKernel>(new AddKernel(plan, static_cast<float>(alpha), act));
 }
 
 }  // namespace

@@ -1,8 +1,14 @@
-// conv2d (docs/ops.md code 1): x[N,C,H,W], weight[OC,C/groups,KH,KW], [bias[OC]].
+// conv2d (docs/ops.md code 1): x[N,C,H,W], weight[OC,C/groups,KH,KW], [bias[OC]], [residual],
+// with the fused epilogue attributes act_min / act_max.
 #include <memory>
 #include <string>
+#include <utility>
 
+#include "cpu/cpu_features.h"
+#include "kernels/f32-conv/conv_gemm.h"
+#include "kernels/f32-dwconv/dwconv.h"
 #include "kernels/reference/conv2d_ref.h"
+#include "ops/activation_attrs.h"
 #include "ops/ops.h"
 #include "ops/parallel.h"
 #include "ops/validate.h"
@@ -13,11 +19,12 @@ namespace deployrt {
 
 namespace {
 
-enum Input { kX = 0, kWeight = 1, kBias = 2 };
+enum Input { kX = 0, kWeight = 1, kBias = 2, kResidual = 3 };
 
 struct Conv2dAttrs {
   Window2d window;
   int64_t groups = 1;
+  Activation act;
 };
 
 Status read_attrs(const NodeInfo& node, Conv2dAttrs* a) {
@@ -25,13 +32,14 @@ Status read_attrs(const NodeInfo& node, Conv2dAttrs* a) {
   if (st.ok()) st = read_pads_attr(node, a->window.pads);
   if (st.ok()) st = read_pair_attr(node, "dilation", a->window.dilation);
   if (st.ok()) st = node.get_int("groups", &a->groups);
+  if (st.ok()) st = read_activation_attrs(node, &a->act);
   if (!st.ok()) return st;
   if (a->groups < 1) return node.error("attribute 'groups' must be >= 1, got " + std::to_string(a->groups));
   return Status::Ok();
 }
 
 Status infer_conv2d(NodeInfo& node) {
-  Status st = check_input_count(node, 2, 3);
+  Status st = check_input_count(node, 2, 4);
   if (st.ok()) st = check_f32_input(node, kX, "x", 4);
   if (st.ok()) st = check_f32_input(node, kWeight, "weight", 4);
   Conv2dAttrs a;
@@ -68,20 +76,27 @@ Status infer_conv2d(NodeInfo& node) {
   if (!st.ok()) return st;
   TensorDesc y;
   st = make_f32_desc(node, {x.dims[0], out_channels, out_h, out_w}, &y);
+  if (st.ok()) st = check_optional_residual(node, kResidual, y);
   if (!st.ok()) return st;
   node.outputs.assign(1, y);
   return Status::Ok();
 }
 
+// The plane-wise reference: for weights that are not constants (nothing to prepack) and
+// for the convs neither the GEMM nor the depthwise path takes (thin groups).
 class Conv2dKernel final : public OpKernel {
  public:
-  Conv2dKernel(const Conv2dShape& shape, bool has_bias_slot) : shape_(shape), has_bias_slot_(has_bias_slot) {}
+  Conv2dKernel(const Conv2dShape& shape, Activation act, size_t input_slots)
+      : shape_(shape), act_(act), input_slots_(input_slots) {}
 
   void run(const TensorRef* inputs, TensorRef* outputs, void* /*workspace*/, ThreadPool& pool) const override {
     const float* x = inputs[kX].as<const float>();
     const float* w = inputs[kWeight].as<const float>();
-    // An absent optional bias is either a missing slot or a slot with null data.
-    const float* bias = has_bias_slot_ ? inputs[kBias].as<const float>() : nullptr;
+    // The executor sizes `inputs` for the node with the most inputs and leaves stale
+    // entries past this node's own, so only slots this node has are read. An absent
+    // optional input is either a missing slot or a slot with null data.
+    const float* bias = input_slots_ > kBias ? inputs[kBias].as<const float>() : nullptr;
+    const float* residual = input_slots_ > kResidual ? inputs[kResidual].as<const float>() : nullptr;
     float* y = outputs[0].as<float>();
     const Conv2dShape& s = shape_;
     // One work item = one output plane (n, oc).
@@ -89,14 +104,138 @@ class Conv2dKernel final : public OpKernel {
         work_product({s.out_height, s.out_width, s.in_channels / s.groups, s.kernel_h, s.kernel_w});
     pool.parallel_for(
         s.batch * s.out_channels,
-        [&](int64_t begin, int64_t end) { f32_conv2d_ref(s, x, w, bias, y, begin, end); },
+        [&](int64_t begin, int64_t end) { f32_conv2d_ref(s, x, w, bias, residual, act_, y, begin, end); },
         grain_for(plane_work));
   }
 
  private:
   Conv2dShape shape_;
-  bool has_bias_slot_;
+  Activation act_;
+  size_t input_slots_;
 };
+
+// Packed GEMM (kernels/f32-conv/conv_gemm.h) with the weights packed here, once.
+class Conv2dGemmKernel final : public OpKernel {
+ public:
+  Conv2dGemmKernel(const ConvGemmPlan& plan, AlignedBuffer packed_weights, Activation act, size_t input_slots)
+      : plan_(plan), packed_(std::move(packed_weights)), act_(act), input_slots_(input_slots) {}
+
+  size_t workspace_bytes() const override { return plan_.workspace_bytes(); }
+
+  void run(const TensorRef* inputs, TensorRef* outputs, void* workspace, ThreadPool& pool) const override {
+    const Conv2dShape& s = plan_.shape;
+    const float* x = inputs[kX].as<const float>();
+    const float* bias = input_slots_ > kBias ? inputs[kBias].as<const float>() : nullptr;
+    const float* residual = input_slots_ > kResidual ? inputs[kResidual].as<const float>() : nullptr;
+    float* y = outputs[0].as<float>();
+    const float* a = static_cast<const float*>(packed_.get());
+    float* b = static_cast<float*>(workspace);
+    const int64_t in_image = s.in_channels * s.in_height * s.in_width;
+    const int64_t out_image = s.out_channels * plan_.cols;
+    const int64_t columns = s.groups * plan_.n_panels;
+    const int64_t tile_work = work_product({plan_.k, plan_.ukernel.mr, plan_.ukernel.nr});
+    for (int64_t n = 0; n < s.batch; ++n) {
+      const float* xn = x + n * in_image;
+      const float* rn = residual != nullptr ? residual + n * out_image : nullptr;
+      float* yn = y + n * out_image;
+      if (columns_first(pool.num_threads())) {
+        pool.parallel_for(
+            columns,
+            [&](int64_t begin, int64_t end) {
+              f32_conv_gemm_columns(plan_, a, xn, b, bias, rn, act_, yn, begin, end);
+            },
+            grain_for(work_product({tile_work, plan_.m_panels})));
+      } else {
+        pool.parallel_for(
+            columns, [&](int64_t begin, int64_t end) { f32_conv_gemm_pack_b(plan_, xn, b, begin, end); },
+            grain_for(plan_.b_panel_floats()));
+        pool.parallel_for(
+            s.groups * plan_.m_panels * plan_.n_panels,
+            [&](int64_t begin, int64_t end) { f32_conv_gemm_tiles(plan_, a, b, bias, rn, act_, yn, begin, end); },
+            grain_for(tile_work));
+      }
+    }
+  }
+
+ private:
+  // Activation-heavy layers (many column panels, weights that fit in L2) pack and consume
+  // each B panel in one pass; weight-heavy ones pack all of B, then sweep tiles so each A
+  // panel is reused from cache across the columns.
+  bool columns_first(int threads) const {
+    const int64_t a_bytes = plan_.oc_per_group * plan_.k * static_cast<int64_t>(sizeof(float));
+    return plan_.groups_columns() >= 4 * threads && a_bytes <= (int64_t{1} << 20);
+  }
+
+  ConvGemmPlan plan_;
+  AlignedBuffer packed_;
+  Activation act_;
+  size_t input_slots_;
+};
+
+// Depthwise (one input channel per group, any channel multiplier): one plane per (n, oc)
+// through the f32-dwconv microkernel, reading the weights in place.
+class Conv2dDepthwiseKernel final : public OpKernel {
+ public:
+  Conv2dDepthwiseKernel(const Conv2dShape& shape, const DwConvPlane& plane, F32DwConvUkernel ukernel,
+                        size_t input_slots)
+      : shape_(shape), plane_(plane), ukernel_(ukernel), input_slots_(input_slots) {}
+
+  void run(const TensorRef* inputs, TensorRef* outputs, void* /*workspace*/, ThreadPool& pool) const override {
+    const float* x = inputs[kX].as<const float>();
+    const float* w = inputs[kWeight].as<const float>();
+    const float* bias = input_slots_ > kBias ? inputs[kBias].as<const float>() : nullptr;
+    const float* residual = input_slots_ > kResidual ? inputs[kResidual].as<const float>() : nullptr;
+    float* y = outputs[0].as<float>();
+    const Conv2dShape& s = shape_;
+    const int64_t multiplier = s.out_channels / s.in_channels;
+    const int64_t in_plane = s.in_height * s.in_width, out_plane = s.out_height * s.out_width;
+    const int64_t taps = s.kernel_h * s.kernel_w;
+    pool.parallel_for(
+        s.batch * s.out_channels,
+        [&](int64_t begin, int64_t end) {
+          for (int64_t i = begin; i < end; ++i) {
+            const int64_t n = i / s.out_channels, oc = i % s.out_channels;
+            ukernel_(plane_, x + (n * s.in_channels + oc / multiplier) * in_plane, w + oc * taps,
+                     bias != nullptr ? bias[oc] : 0.0f, residual != nullptr ? residual + i * out_plane : nullptr,
+                     y + i * out_plane);
+          }
+        },
+        grain_for(work_product({out_plane, taps})));
+  }
+
+ private:
+  Conv2dShape shape_;
+  DwConvPlane plane_;
+  F32DwConvUkernel ukernel_;
+  size_t input_slots_;
+};
+
+DwConvPlane dwconv_plane_of(const Conv2dShape& s, Activation act) {
+  DwConvPlane p;
+  p.in_height = s.in_height;
+  p.in_width = s.in_width;
+  p.out_height = s.out_height;
+  p.out_width = s.out_width;
+  p.kernel_h = s.kernel_h;
+  p.kernel_w = s.kernel_w;
+  p.stride_h = s.stride_h;
+  p.stride_w = s.stride_w;
+  p.pad_top = s.pad_top;
+  p.pad_left = s.pad_left;
+  p.dilation_h = s.dilation_h;
+  p.dilation_w = s.dilation_w;
+  p.min = act.min;
+  p.max = act.max;
+  return p;
+}
+
+// GEMM needs constant weights to prepack, and enough work per group to fill its tiles
+// (thin grouped convs stay on the plane-wise reference; depthwise takes its own kernel first).
+bool use_gemm(const NodeInfo& node, const Conv2dShape& s) {
+  if (constant_f32(node, kWeight) == nullptr) return false;
+  if (s.groups == 1) return true;
+  return s.in_channels / s.groups >= 8 && s.out_channels / s.groups >= 8;
+}
 
 Result<std::unique_ptr<OpKernel>> create_conv2d(const NodeInfo& node) {
   Conv2dAttrs a;
@@ -122,11 +261,25 @@ Result<std::unique_ptr<OpKernel>> create_conv2d(const NodeInfo& node) {
   s.dilation_h = a.window.dilation[0];
   s.dilation_w = a.window.dilation[1];
   s.groups = a.groups;
-  return std::unique_ptr<OpKernel>(new Conv2dKernel(s, node.inputs.size() > kBias));
+  if (s.in_channels == s.groups) {
+    const DwConvPlane plane = dwconv_plane_of(s, a.act);
+    if (f32_dwconv_fits_int32(plane)) {
+      return std::unique_ptr<OpKernel>(
+          new Conv2dDepthwiseKernel(s, plane, f32_dwconv_select(isa_level()).fn, node.inputs.size()));
+    }
+  }
+  if (use_gemm(node, s)) {
+    const ConvGemmPlan plan =
+        make_conv_gemm_plan(s, f32_gemm_select(isa_level(), s.out_channels / s.groups, s.out_height * s.out_width));
+    AlignedBuffer packed = f32_conv_gemm_pack_weights(plan, constant_f32(node, kWeight));
+    if (!packed) return node.error("out of memory packing weights " + node.inputs[kWeight].to_string());
+    return std::unique_ptr<OpKernel>(new Conv2dGemmKernel(plan, std::move(packed), a.act, node.inputs.size()));
+  }
+  return std::unique_ptr<OpKernel>(new Conv2dKernel(s, a.act, node.inputs.size()));
 }
 
 }  // namespace
 
-const OpDef kConv2dOp = {OpKind::kConv2d, "conv2d", 2, 3, 1, infer_conv2d, create_conv2d};
+const OpDef kConv2dOp = {OpKind::kConv2d, "conv2d", 2, 4, 1, infer_conv2d, create_conv2d};
 
 }  // namespace deployrt

@@ -1,9 +1,16 @@
-// linear (docs/ops.md code 9): x[..., IN], weight[OUT, IN], [bias[OUT]] -> y[..., OUT].
+// linear (docs/ops.md code 9): x[..., IN], weight[OUT, IN], [bias[OUT]], [residual] -> y[..., OUT],
+// with the fused epilogue attributes act_min / act_max.
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "core/aligned_alloc.h"
+#include "cpu/cpu_features.h"
+#include "kernels/f32-gemv/gemv.h"
 #include "kernels/reference/linear_ref.h"
+#include "ops/activation_attrs.h"
 #include "ops/ops.h"
 #include "ops/parallel.h"
 #include "ops/validate.h"
@@ -13,10 +20,10 @@ namespace deployrt {
 
 namespace {
 
-enum Input { kX = 0, kWeight = 1, kBias = 2 };
+enum Input { kX = 0, kWeight = 1, kBias = 2, kResidual = 3 };
 
 Status infer_linear(NodeInfo& node) {
-  Status st = check_input_count(node, 2, 3);
+  Status st = check_input_count(node, 2, 4);
   if (st.ok()) st = check_f32_input_min_rank(node, kX, "x", 1);
   if (st.ok()) st = check_f32_input(node, kWeight, "weight", 2);
   if (!st.ok()) return st;
@@ -32,40 +39,115 @@ Status infer_linear(NodeInfo& node) {
   dims.back() = w.dims[0];
   TensorDesc y;
   st = make_f32_desc(node, dims, &y);
+  if (st.ok()) st = check_optional_residual(node, kResidual, y);
+  Activation act;
+  if (st.ok()) st = read_activation_attrs(node, &act);
   if (!st.ok()) return st;
   node.outputs.assign(1, y);
   return Status::Ok();
 }
 
+// The reference, for weights that are not constants (nothing to prepack).
 class LinearKernel final : public OpKernel {
  public:
-  LinearKernel(int64_t in_features, int64_t out_features, bool has_bias_slot)
-      : in_features_(in_features), out_features_(out_features), has_bias_slot_(has_bias_slot) {}
+  LinearKernel(int64_t in_features, int64_t out_features, Activation act, size_t input_slots)
+      : in_features_(in_features), out_features_(out_features), act_(act), input_slots_(input_slots) {}
 
   void run(const TensorRef* inputs, TensorRef* outputs, void* /*workspace*/, ThreadPool& pool) const override {
     const float* x = inputs[kX].as<const float>();
     const float* w = inputs[kWeight].as<const float>();
-    const float* bias = has_bias_slot_ ? inputs[kBias].as<const float>() : nullptr;
+    // Only this node's own slots are read: the executor leaves stale entries past them.
+    const float* bias = input_slots_ > kBias ? inputs[kBias].as<const float>() : nullptr;
+    const float* residual = input_slots_ > kResidual ? inputs[kResidual].as<const float>() : nullptr;
     float* y = outputs[0].as<float>();
     // One work item = one output element (a dot product of in_features).
     pool.parallel_for(
         outputs[0].desc->numel(),
-        [&](int64_t begin, int64_t end) { f32_linear_ref(x, w, bias, y, in_features_, out_features_, begin, end); },
+        [&](int64_t begin, int64_t end) {
+          f32_linear_ref(x, w, bias, residual, act_, y, in_features_, out_features_, begin, end);
+        },
         grain_for(in_features_));
   }
 
  private:
   int64_t in_features_, out_features_;
-  bool has_bias_slot_;
+  Activation act_;
+  size_t input_slots_;
+};
+
+// Constant weights, packed here once into the GEMV microkernel's column panels
+// (kernels/f32-gemv/gemv.h). Work item = (column panel, block of MR rows), panel-major:
+// a panel's weights stay in cache while every row block uses them. Each output is one
+// whole-K sum, so the result is the same for any thread count.
+class LinearGemvKernel final : public OpKernel {
+ public:
+  LinearGemvKernel(const F32GemvVariant& ukernel, AlignedBuffer packed, int64_t in_features, int64_t out_features,
+                   Activation act, size_t input_slots)
+      : ukernel_(ukernel),
+        packed_(std::move(packed)),
+        in_features_(in_features),
+        out_features_(out_features),
+        act_(act),
+        input_slots_(input_slots) {}
+
+  void run(const TensorRef* inputs, TensorRef* outputs, void* /*workspace*/, ThreadPool& pool) const override {
+    const float* x = inputs[kX].as<const float>();
+    const float* bias = input_slots_ > kBias ? inputs[kBias].as<const float>() : nullptr;
+    const float* residual = input_slots_ > kResidual ? inputs[kResidual].as<const float>() : nullptr;
+    float* y = outputs[0].as<float>();
+    const int64_t rows = outputs[0].desc->numel() / out_features_;
+    const int mr = ukernel_.mr, nr = ukernel_.nr;
+    const int64_t panels = (out_features_ + nr - 1) / nr;
+    const int64_t row_blocks = (rows + mr - 1) / mr;
+    const float* w = static_cast<const float*>(packed_.get());
+    pool.parallel_for(
+        panels * row_blocks,
+        [&](int64_t begin, int64_t end) {
+          for (int64_t t = begin; t < end; ++t) {
+            const int64_t j = t / row_blocks, rb = t % row_blocks;
+            const int64_t col0 = j * nr, row0 = rb * mr;
+            GemvEpilogue ep;
+            ep.bias = bias != nullptr ? bias + col0 : nullptr;
+            ep.residual = residual != nullptr ? residual + row0 * out_features_ + col0 : nullptr;
+            ep.min = act_.min;
+            ep.max = act_.max;
+            ukernel_.fn(in_features_, x + row0 * in_features_, in_features_, w + j * in_features_ * nr,
+                        y + row0 * out_features_ + col0, out_features_, std::min<int64_t>(mr, rows - row0),
+                        std::min<int64_t>(nr, out_features_ - col0), ep);
+          }
+        },
+        grain_for(work_product({in_features_, mr, nr})));
+  }
+
+ private:
+  F32GemvVariant ukernel_;
+  AlignedBuffer packed_;
+  int64_t in_features_, out_features_;
+  Activation act_;
+  size_t input_slots_;
 };
 
 Result<std::unique_ptr<OpKernel>> create_linear(const NodeInfo& node) {
+  Activation act;
+  Status st = read_activation_attrs(node, &act);
+  if (!st.ok()) return st;
   const TensorDesc& w = node.inputs[kWeight];
-  return std::unique_ptr<OpKernel>(new LinearKernel(w.dims[1], w.dims[0], node.inputs.size() > kBias));
+  const int64_t in_features = w.dims[1], out_features = w.dims[0];
+  const float* weights = constant_f32(node, kWeight);
+  if (weights != nullptr && in_features > 0 && out_features > 0) {
+    const F32GemvVariant& ukernel = f32_gemv_select(isa_level());
+    const int64_t floats = f32_gemv_packed_floats(out_features, in_features, ukernel.nr);
+    AlignedBuffer packed(aligned_malloc_or_null(static_cast<size_t>(floats) * sizeof(float)));
+    if (!packed) return node.error("out of memory packing weights " + w.to_string());
+    f32_gemv_pack_weights(weights, out_features, in_features, ukernel.nr, static_cast<float*>(packed.get()));
+    return std::unique_ptr<OpKernel>(
+        new LinearGemvKernel(ukernel, std::move(packed), in_features, out_features, act, node.inputs.size()));
+  }
+  return std::unique_ptr<OpKernel>(new LinearKernel(in_features, out_features, act, node.inputs.size()));
 }
 
 }  // namespace
 
-const OpDef kLinearOp = {OpKind::kLinear, "linear", 2, 3, 1, infer_linear, create_linear};
+const OpDef kLinearOp = {OpKind::kLinear, "linear", 2, 4, 1, infer_linear, create_linear};
 
 }  // namespace deployrt

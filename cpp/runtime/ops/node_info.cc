@@ -60,7 +60,10 @@ std::string TensorDesc::to_string() const {
 
 const Attr* NodeInfo::find(std::string_view attr_name) const {
   for (const Attr& attr : attrs) {
-    if (attr.name == attr_name) return &attr;
+    if (attr.name == attr_name) {
+      attr.read = true;
+      return &attr;
+    }
   }
   return nullptr;
 }

@@ -65,6 +65,9 @@ struct Attr {
   std::vector<int64_t> ints;   // kInts
   std::vector<double> floats;  // kFloats
   std::string s;               // kString
+  /// Set by NodeInfo::find when infer() looks the attribute up; the graph builder
+  /// rejects attributes the op never asked for (an unknown name in a 1.0 archive).
+  mutable bool read = false;
 };
 
 /// Everything an op may look at when validating and preparing one node.

@@ -113,20 +113,47 @@ PYBIND11_MODULE(_runtime, m) {
   py::class_<deployrt::Module>(m, "Module")
       .def_static(
           "load",
-          [](const std::string& path, int num_threads) {
+          [](const std::string& path, int num_threads, bool copy_file, uint64_t max_arena_bytes,
+             int max_concurrent_calls) {
             if (num_threads < 0) {
               raise_status(deployrt::Status(deployrt::ErrorCode::kInput,
                                             "num_threads must be >= 0, got " + std::to_string(num_threads)));
             }
             deployrt::LoadOptions options;
             options.num_threads = num_threads;
+            options.copy_file = copy_file;
+            options.max_arena_bytes = max_arena_bytes;
+            options.max_concurrent_calls = max_concurrent_calls;
             deployrt::Result<deployrt::Module> result = [&] {
               py::gil_scoped_release release;
               return deployrt::Module::try_load(path, options);
             }();
             return unwrap(std::move(result));
           },
-          py::arg("path"), py::arg("num_threads") = 0)
+          py::arg("path"), py::arg("num_threads") = 0, py::arg("copy_file") = false,
+          py::arg("max_arena_bytes") = 0, py::arg("max_concurrent_calls") = 0)
+      .def_static(
+          "load_bytes",
+          // Any bytes-like object, at any alignment (a bytes object's payload is not
+          // 64-byte aligned): the runtime copies it into an aligned buffer it owns.
+          [](py::buffer data, int num_threads, uint64_t max_arena_bytes, int max_concurrent_calls) {
+            py::buffer_info info = data.request();
+            if (info.ndim != 1 || info.itemsize != 1 || (info.ndim == 1 && info.strides[0] != 1)) {
+              raise_status(deployrt::Status(deployrt::ErrorCode::kInput,
+                                            "load_bytes expects a contiguous bytes-like object"));
+            }
+            deployrt::LoadOptions options;
+            options.num_threads = num_threads;
+            options.max_arena_bytes = max_arena_bytes;
+            options.max_concurrent_calls = max_concurrent_calls;
+            deployrt::Result<deployrt::Module> result = [&] {
+              py::gil_scoped_release release;
+              return deployrt::Module::try_load_from_memory(info.ptr, static_cast<size_t>(info.size), options);
+            }();
+            return unwrap(std::move(result));
+          },
+          py::arg("data"), py::arg("num_threads") = 0, py::arg("max_arena_bytes") = 0,
+          py::arg("max_concurrent_calls") = 0)
       .def(
           "forward",
           [](const deployrt::Module& self, const std::vector<py::array>& inputs) {
@@ -142,6 +169,80 @@ PYBIND11_MODULE(_runtime, m) {
             return out;
           },
           py::arg("inputs"))
+      .def(
+          "profile",
+          [](const deployrt::Module& self, const std::vector<py::array>& inputs, int runs) {
+            std::vector<py::array> keep;
+            std::vector<deployrt::Tensor> tensors = wrap_inputs(inputs, keep);
+            deployrt::Result<std::vector<deployrt::NodeProfile>> result = [&] {
+              py::gil_scoped_release release;
+              return self.try_profile(tensors, runs);
+            }();
+            py::list out;
+            for (const deployrt::NodeProfile& p : unwrap(std::move(result))) {
+              py::dict d;
+              d["name"] = p.name;
+              d["op"] = p.op;
+              d["milliseconds"] = p.milliseconds;
+              d["flops"] = p.flops;
+              out.append(std::move(d));
+            }
+            return out;
+          },
+          py::arg("inputs"), py::arg("runs") = 1,
+          "Runs the model `runs` times timing each node: one dict (name, op, milliseconds, flops) "
+          "per node, in execution order; milliseconds is the mean per run.")
+      .def(
+          "forward_debug",
+          [](const deployrt::Module& self, const std::vector<py::array>& inputs) {
+            std::vector<py::array> keep;
+            std::vector<deployrt::Tensor> tensors = wrap_inputs(inputs, keep);
+            deployrt::Result<std::vector<deployrt::DebugValue>> result = [&] {
+              py::gil_scoped_release release;
+              return self.try_forward_debug(tensors);
+            }();
+            py::list out;
+            for (const deployrt::DebugValue& v : unwrap(std::move(result))) {
+              out.append(py::make_tuple(v.node, v.op, v.name, to_numpy(v.tensor)));
+            }
+            return out;
+          },
+          py::arg("inputs"),
+          "Runs once and returns (node, op, value name, array) for every node output, in execution order.")
+      .def(
+          "input_data_pointers",
+          [](const deployrt::Module&, const std::vector<py::array>& inputs) {
+            // What forward() hands the runtime: lets tests prove contiguous inputs are not copied.
+            std::vector<py::array> keep;
+            py::list out;
+            for (const deployrt::Tensor& t : wrap_inputs(inputs, keep)) {
+              out.append(reinterpret_cast<uintptr_t>(t.data()));
+            }
+            return out;
+          },
+          py::arg("inputs"))
+      .def("selftest",
+           [](const deployrt::Module& self) {
+             deployrt::Result<deployrt::SelftestReport> result = [&] {
+               py::gil_scoped_release release;
+               return self.try_selftest();
+             }();
+             py::list out;
+             for (const deployrt::SelftestCheck& c : unwrap(std::move(result)).checks) {
+               py::dict d;
+               d["vector"] = c.vector;
+               d["output"] = c.output;
+               d["name"] = c.name;
+               d["max_abs"] = c.max_abs_error;
+               d["max_rel"] = c.max_rel_error;
+               d["tolerance"] = c.tolerance;
+               d["passed"] = c.passed;
+               out.append(std::move(d));
+             }
+             return out;
+           })
+      .def_property_readonly("num_test_vectors", &deployrt::Module::num_test_vectors)
+      .def_property_readonly("isa", &deployrt::Module::isa)
       .def_property_readonly("inputs", [](const deployrt::Module& self) { return tensor_infos(self.inputs()); })
       .def_property_readonly("outputs", [](const deployrt::Module& self) { return tensor_infos(self.outputs()); })
       .def_property_readonly("metadata", &deployrt::Module::metadata)

@@ -19,6 +19,8 @@ from ..ir.graph import CONSTANT, INPUT, NODE_OUTPUT, NUMPY_DTYPES, Graph, Node, 
 from ..ir.ops import BY_CODE, FLOAT, FLOATS, INT, INTS, STRING
 from ..ir.verify import verify_graph
 from . import format as fmt
+from .test_vectors import TestVectors
+from .test_vectors import parse as parse_test_vectors
 
 
 @dataclass
@@ -37,6 +39,8 @@ class Archive:
     graph: Graph
     metadata: dict = field(default_factory=dict)
     metadata_error: Optional[str] = None
+    # Format 1.1's optional TEST_VECTORS section, verified; None when absent.
+    test_vectors: Optional[TestVectors] = None
 
 
 def _fail(message: str):
@@ -377,7 +381,11 @@ def read_bytes(data) -> Archive:
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         # Readers must not depend on metadata to run the model: report, do not fail.
         metadata_error = f"METADATA is not valid UTF-8 JSON: {e}"
-    return Archive(version, len(view), sections, graph, metadata, metadata_error)
+    test_vectors = None
+    if fmt.SECTION_TEST_VECTORS in sections:
+        tv = sections[fmt.SECTION_TEST_VECTORS]
+        test_vectors = parse_test_vectors(view, tv.offset, tv.size, version[1], tensors, graph, _fail)
+    return Archive(version, len(view), sections, graph, metadata, metadata_error, test_vectors)
 
 
 def read(path) -> Archive:

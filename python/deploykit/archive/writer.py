@@ -10,10 +10,12 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from ..errors import ExportError
-from ..ir.graph import CONSTANT, INPUT, Graph, Value
+from ..ir.graph import CONSTANT, INPUT, Graph, Value, dtype_of_numpy
 from ..ir.ops import FLOAT, FLOATS, INT, INTS, STRING, schema
 from ..ir.verify import verify_graph
 from . import format as fmt
+from .test_vectors import TestVectors
+from .test_vectors import pack as pack_test_vectors
 
 _U32_MAX = 0xFFFFFFFF
 
@@ -71,8 +73,12 @@ def default_metadata(source: str = "", torch_version: Optional[str] = None) -> d
     }
 
 
-def serialize(graph: Graph, metadata: Optional[dict] = None) -> bytes:
-    """The archive bytes of a verified graph. metadata defaults to default_metadata()."""
+def serialize(graph: Graph, metadata: Optional[dict] = None, test_vectors: Optional[TestVectors] = None) -> bytes:
+    """The archive bytes of a verified graph. metadata defaults to default_metadata().
+
+    With test_vectors (format 1.1), their arrays are appended to the tensor table and a
+    TEST_VECTORS section lists them.
+    """
     verify_graph(graph, ExportError)
     strings = _StringTable()
 
@@ -91,7 +97,21 @@ def serialize(graph: Graph, metadata: Optional[dict] = None) -> bytes:
         weight_chunks.append((data_offset, array))
         # A zero-size tensor still owns one byte so that no two tensors share an offset.
         weights_size = data_offset + max(nbytes, 1)
-    tensors_section = struct.pack("<II", len(tensor_index), 0) + bytes(tensor_entries)
+    vector_tensors: List[int] = []
+    for v, (inputs, outputs) in enumerate(test_vectors.vectors if test_vectors else []):
+        _check_vector(graph, v, inputs, outputs)
+        for kind, arrays in (("input", inputs), ("output", outputs)):
+            for k, array in enumerate(arrays):
+                array = np.ascontiguousarray(array)
+                data_offset = fmt.align_up(weights_size)
+                vector_tensors.append(len(tensor_index) + len(vector_tensors))
+                tensor_entries += struct.pack(
+                    "<IIIIQQ", strings.add(f"test_vector.{v}.{kind}.{k}"), fmt.DTYPE_CODES[_dtype_name(array)],
+                    array.ndim, 0, data_offset, array.nbytes) + _dims(array.shape)
+                weight_chunks.append((data_offset, array))
+                weights_size = data_offset + max(array.nbytes, 1)
+    tensor_count = len(tensor_index) + len(vector_tensors)
+    tensors_section = struct.pack("<II", tensor_count, 0) + bytes(tensor_entries)
     weights = bytearray(weights_size)
     for offset, array in weight_chunks:
         raw = np.asarray(array).reshape(-1).view(np.uint8)
@@ -125,6 +145,8 @@ def serialize(graph: Graph, metadata: Optional[dict] = None) -> bytes:
         attr_begin = attr_count
         # Schema order: deterministic bytes, independent of how the frontend built the dict.
         for attr_name, spec in op_schema.attrs.items():
+            if attr_name not in node.attrs and spec.optional:
+                continue  # an absent optional attribute takes its documented default
             value = node.attrs[attr_name]
             name_index = strings.add(attr_name)
             if spec.type == INT:
@@ -165,8 +187,11 @@ def serialize(graph: Graph, metadata: Optional[dict] = None) -> bytes:
     ])
 
     # -- METADATA; STRINGS last because every other section adds to it ------------------
-    metadata_section = json.dumps(metadata if metadata is not None else default_metadata(),
-                                  sort_keys=True).encode("utf-8")
+    metadata = dict(metadata if metadata is not None else default_metadata())
+    minor = fmt.VERSION_MINOR_TEST_VECTORS if test_vectors else fmt.VERSION_MINOR
+    if test_vectors:
+        metadata["format_version"] = f"{fmt.VERSION_MAJOR}.{minor}"
+    metadata_section = json.dumps(metadata, sort_keys=True).encode("utf-8")
     strings_section = strings.serialize()
 
     sections = [
@@ -176,10 +201,33 @@ def serialize(graph: Graph, metadata: Optional[dict] = None) -> bytes:
         (fmt.SECTION_GRAPH, graph_section),
         (fmt.SECTION_METADATA, metadata_section),
     ]
-    return _assemble(sections)
+    if test_vectors:
+        sections.append((fmt.SECTION_TEST_VECTORS, pack_test_vectors(
+            len(test_vectors.vectors), len(graph.inputs), len(graph.outputs), test_vectors.rtol, test_vectors.atol,
+            vector_tensors)))
+    return _assemble(sections, minor)
 
 
-def _assemble(sections) -> bytes:
+def _dtype_name(array: np.ndarray) -> str:
+    try:
+        return dtype_of_numpy(array.dtype)
+    except ValueError:
+        raise ExportError(f"test vector arrays must have an archive dtype, got {array.dtype}") from None
+
+
+def _check_vector(graph: Graph, v: int, inputs, outputs) -> None:
+    """A test vector must match the graph's inputs and outputs exactly: the runtime rejects anything else."""
+    for kind, arrays, values in (("input", inputs, graph.inputs), ("output", outputs, graph.outputs)):
+        if len(arrays) != len(values):
+            raise ExportError(f"test vector {v}: {len(arrays)} {kind}s, the graph has {len(values)}")
+        for k, (array, value) in enumerate(zip(arrays, values)):
+            array = np.asarray(array)
+            if _dtype_name(array) != value.dtype or tuple(array.shape) != tuple(value.shape):
+                raise ExportError(f"test vector {v} {kind} {k}: {array.dtype}{list(array.shape)}, "
+                                  f"the graph's '{value.name}' is {value.dtype}{list(value.shape)}")
+
+
+def _assemble(sections, minor: int = fmt.VERSION_MINOR) -> bytes:
     """Header + section table + 64-aligned sections; the file ends where the last section ends."""
     table_end = fmt.SECTION_TABLE_OFFSET + fmt.SECTION_ENTRY_SIZE * len(sections)
     offset = fmt.align_up(table_end)
@@ -193,7 +241,7 @@ def _assemble(sections) -> bytes:
                      for kind, off, payload in placed)
 
     def header(crc: int) -> bytes:
-        return (fmt.MAGIC + struct.pack("<HHIIIQQII", fmt.VERSION_MAJOR, fmt.VERSION_MINOR, fmt.BYTE_ORDER_MARK,
+        return (fmt.MAGIC + struct.pack("<HHIIIQQII", fmt.VERSION_MAJOR, minor, fmt.BYTE_ORDER_MARK,
                                         fmt.HEADER_SIZE, len(sections), fmt.SECTION_TABLE_OFFSET, file_size, 0, crc)
                 + bytes(16))
 
@@ -206,9 +254,9 @@ def _assemble(sections) -> bytes:
     return bytes(out)
 
 
-def write(graph: Graph, path, metadata: Optional[dict] = None) -> int:
+def write(graph: Graph, path, metadata: Optional[dict] = None, test_vectors: Optional[TestVectors] = None) -> int:
     """Writes the archive to path (not atomically: export.py handles that). Returns its size."""
-    data = serialize(graph, metadata)
+    data = serialize(graph, metadata, test_vectors)
     with open(path, "wb") as f:
         f.write(data)
     return len(data)

@@ -26,6 +26,7 @@ from ..errors import ExportError, UnsupportedOpsError
 from ..ir.graph import Graph, Value
 from ..ir.ops import OpError, infer_shapes
 from ..ir.verify import verify_graph
+from ..passes.dce import eliminate_dead_code
 
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
 
@@ -471,20 +472,7 @@ class _Lowering:
 
     def _prune(self) -> None:
         """Drop nodes and constants no graph output depends on (dead code left by tracing)."""
-        live = {v.name for v in self.graph.outputs}
-        kept = []
-        for node in reversed(self.graph.nodes):
-            if any(o.name in live for o in node.outputs):
-                kept.append(node)
-                live.update(v.name for v in node.inputs if v is not None)
-        kept.reverse()
-        removed_values = {o.name for n in self.graph.nodes if n not in kept for o in n.outputs}
-        self.graph.nodes = kept
-        for name in [c for c in self.graph.constants if c not in live]:
-            del self.graph.constants[name]
-            removed_values.add(name)
-        for name in removed_values:
-            self.graph.values.pop(name, None)
+        eliminate_dead_code(self.graph)
 
 
 # -- per-op lowerings: (lowering, node, args) -> result(s) ---------------------------------------

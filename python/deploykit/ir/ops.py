@@ -7,6 +7,7 @@ rules so that a graph the verifier accepts computes what PyTorch computes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -34,6 +35,7 @@ class InputSpec:
 class AttrSpec:
     type: str
     length: Optional[int] = None  # fixed list length for INTS/FLOATS, None = any
+    optional: bool = False  # may be absent (docs/ops.md marks it optional and gives its default)
 
 
 @dataclass(frozen=True)
@@ -123,8 +125,24 @@ def _same(inputs: List[Optional[Shape]], attrs) -> List[Shape]:
 # -- shape inference per op ----------------------------------------------------------------
 
 
+# The fused epilogue of docs/ops.md ("Fused epilogues"): conv2d and linear take an optional
+# `residual` input of exactly the output's shape; conv2d, linear and add take optional
+# act_min / act_max (defaults -inf / +inf), y = clamp(op + residual, act_min, act_max).
+_EPILOGUE_ATTRS = {"act_min": AttrSpec(FLOAT, optional=True), "act_max": AttrSpec(FLOAT, optional=True)}
+
+
+def _check_epilogue(attrs, output: Shape, residual: Optional[Shape] = None) -> None:
+    low = attrs.get("act_min", -math.inf)
+    high = attrs.get("act_max", math.inf)
+    _require(not math.isnan(low) and not math.isnan(high), f"act_min {low} and act_max {high} must not be NaN")
+    _require(low <= high, f"act_min {low} must be <= act_max {high}")
+    if residual is not None:
+        _require(tuple(residual) == tuple(output),
+                 f"residual must have exactly the output's shape {_fmt(output)}, got {_fmt(residual)}")
+
+
 def _infer_conv2d(inputs, attrs):
-    x, w, bias = inputs
+    x, w, bias, residual = inputs
     _rank(x, 4, "x")
     _rank(w, 4, "weight")
     stride, pads, dilation, groups = attrs["stride"], attrs["pads"], attrs["dilation"], attrs["groups"]
@@ -144,6 +162,7 @@ def _infer_conv2d(inputs, attrs):
     out_w = (wd + pads[1] + pads[3] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
     _require(out_h >= 1 and out_w >= 1,
              f"output size {out_h}x{out_w} is too small (input {h}x{wd}, kernel {kh}x{kw})")
+    _check_epilogue(attrs, (n, oc, out_h, out_w), residual)
     return [(n, oc, out_h, out_w)]
 
 
@@ -159,6 +178,12 @@ def _infer_batch_norm(inputs, attrs):
 
 
 def _infer_add(inputs, attrs):
+    out = broadcast_shapes(inputs[0], inputs[1])
+    _check_epilogue(attrs, out)
+    return [out]
+
+
+def _infer_mul(inputs, attrs):
     return [broadcast_shapes(inputs[0], inputs[1])]
 
 
@@ -211,13 +236,15 @@ def _infer_flatten(inputs, attrs):
 
 
 def _infer_linear(inputs, attrs):
-    x, w, bias = inputs
+    x, w, bias, residual = inputs
     _require(len(x) >= 1, f"x must have rank >= 1, got {_fmt(x)}")
     _rank(w, 2, "weight")
     _require(x[-1] == w[1], f"x {_fmt(x)} has {x[-1]} features but weight {_fmt(w)} expects {w[1]}")
     if bias is not None:
         _require(tuple(bias) == (w[0],), f"bias must be [{w[0]}], got {_fmt(bias)}")
-    return [tuple(x[:-1]) + (w[0],)]
+    out = tuple(x[:-1]) + (w[0],)
+    _check_epilogue(attrs, out, residual)
+    return [out]
 
 
 def _infer_hardtanh(inputs, attrs):
@@ -290,24 +317,25 @@ def _pool_attrs(with_dilation: bool) -> Dict[str, AttrSpec]:
 _X = (InputSpec("x"),)
 
 SCHEMAS: Tuple[OpSchema, ...] = (
-    OpSchema(1, "conv2d", (InputSpec("x"), InputSpec("weight"), InputSpec("bias", True)),
+    OpSchema(1, "conv2d", (InputSpec("x"), InputSpec("weight"), InputSpec("bias", True), InputSpec("residual", True)),
              {"stride": AttrSpec(INTS, 2), "pads": AttrSpec(INTS, 4), "dilation": AttrSpec(INTS, 2),
-              "groups": AttrSpec(INT)}, _infer_conv2d),
+              "groups": AttrSpec(INT), **_EPILOGUE_ATTRS}, _infer_conv2d),
     OpSchema(2, "batch_norm", (InputSpec("x"), InputSpec("running_mean"), InputSpec("running_var"),
                                InputSpec("weight", True), InputSpec("bias", True)),
              {"eps": AttrSpec(FLOAT)}, _infer_batch_norm),
     OpSchema(3, "relu", _X, {}, _same),
-    OpSchema(4, "add", (InputSpec("a"), InputSpec("b")), {"alpha": AttrSpec(FLOAT)}, _infer_add),
+    OpSchema(4, "add", (InputSpec("a"), InputSpec("b")), {"alpha": AttrSpec(FLOAT), **_EPILOGUE_ATTRS}, _infer_add),
     OpSchema(5, "max_pool2d", _X, _pool_attrs(True), _infer_max_pool2d),
     OpSchema(6, "avg_pool2d", _X,
              {**_pool_attrs(False), "count_include_pad": AttrSpec(INT), "divisor_override": AttrSpec(INT)},
              _infer_avg_pool2d),
     OpSchema(7, "adaptive_avg_pool2d", _X, {"output_size": AttrSpec(INTS, 2)}, _infer_adaptive_avg_pool2d),
     OpSchema(8, "flatten", _X, {"start_dim": AttrSpec(INT), "end_dim": AttrSpec(INT)}, _infer_flatten),
-    OpSchema(9, "linear", (InputSpec("x"), InputSpec("weight"), InputSpec("bias", True)), {}, _infer_linear),
+    OpSchema(9, "linear", (InputSpec("x"), InputSpec("weight"), InputSpec("bias", True), InputSpec("residual", True)),
+             dict(_EPILOGUE_ATTRS), _infer_linear),
     OpSchema(10, "hardtanh", _X, {"min_val": AttrSpec(FLOAT), "max_val": AttrSpec(FLOAT)}, _infer_hardtanh),
     OpSchema(11, "sigmoid", _X, {}, _same),
-    OpSchema(12, "mul", (InputSpec("a"), InputSpec("b")), {}, _infer_add),
+    OpSchema(12, "mul", (InputSpec("a"), InputSpec("b")), {}, _infer_mul),
     OpSchema(13, "reshape", _X, {"shape": AttrSpec(INTS)}, _infer_reshape),
     OpSchema(14, "cat", (InputSpec("x"),), {"axis": AttrSpec(INT)}, _infer_cat, variadic=True),
     OpSchema(15, "mean", _X, {"dims": AttrSpec(INTS), "keepdim": AttrSpec(INT)}, _infer_mean),
@@ -330,7 +358,9 @@ def check_attrs(op_schema: OpSchema, attrs: Dict[str, object]) -> None:
     for name in attrs:
         _require(name in op_schema.attrs, f"unknown attribute '{name}'")
     for name, spec in op_schema.attrs.items():
-        _require(name in attrs, f"missing attribute '{name}'")
+        if name not in attrs:
+            _require(spec.optional, f"missing attribute '{name}'")
+            continue
         value = attrs[name]
         if spec.type == INT:
             _require(isinstance(value, int), f"attribute '{name}' must be an int, got {value!r}")

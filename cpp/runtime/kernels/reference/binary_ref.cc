@@ -48,9 +48,13 @@ void for_each_row(const BroadcastPlan& plan, const float* a, const float* b, flo
 
 }  // namespace
 
-void f32_add_ref(const BroadcastPlan& plan, const float* a, const float* b, float alpha, float* y,
+void f32_add_ref(const BroadcastPlan& plan, const float* a, const float* b, float alpha, Activation act, float* y,
                  int64_t row_begin, int64_t row_end) {
-  if (alpha == 1.0f) {
+  if (!act.is_identity()) {
+    const float lo = act.min, hi = act.max;
+    for_each_row(plan, a, b, y, row_begin, row_end,
+                 [alpha, lo, hi](float u, float v) { return clamp_keep_nan(u + alpha * v, lo, hi); });
+  } else if (alpha == 1.0f) {
     for_each_row(plan, a, b, y, row_begin, row_end, [](float u, float v) { return u + v; });
   } else {
     for_each_row(plan, a, b, y, row_begin, row_end, [alpha](float u, float v) { return u + alpha * v; });

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "deployrt/deployrt.h"
+#include "kernels/epilogue.h"
 
 namespace deployrt {
 
@@ -25,8 +26,9 @@ struct BroadcastPlan {
   int64_t row_length() const { return dims[rank - 1]; }
 };
 
-/// y = a + alpha * b over output rows [row_begin, row_end) (exactly a + b when alpha is 1).
-void f32_add_ref(const BroadcastPlan& plan, const float* a, const float* b, float alpha, float* y,
+/// y = clamp(a + alpha * b, act.min, act.max) over output rows [row_begin, row_end)
+/// (exactly a + b when alpha is 1).
+void f32_add_ref(const BroadcastPlan& plan, const float* a, const float* b, float alpha, Activation act, float* y,
                  int64_t row_begin, int64_t row_end);
 /// y = a * b over output rows [row_begin, row_end).
 void f32_mul_ref(const BroadcastPlan& plan, const float* a, const float* b, float* y, int64_t row_begin,

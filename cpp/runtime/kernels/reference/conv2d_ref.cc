@@ -52,7 +52,7 @@ bool is_pointwise(const Conv2dShape& s) {
 }  // namespace
 
 void f32_conv2d_ref(const Conv2dShape& s, const float* x, const float* weight, const float* bias,
-                    float* y, int64_t plane_begin, int64_t plane_end) {
+                    const float* residual, Activation act, float* y, int64_t plane_begin, int64_t plane_end) {
   const int64_t ic_per_group = s.in_channels / s.groups;
   const int64_t oc_per_group = s.out_channels / s.groups;
   const int64_t in_plane_size = s.in_height * s.in_width;
@@ -83,6 +83,13 @@ void f32_conv2d_ref(const Conv2dShape& s, const float* x, const float* weight, c
           accumulate_tap(s, in_plane, w_ic[kh * s.kernel_w + kw], kh, kw, out);
         }
       }
+    }
+    if (residual != nullptr) {
+      const float* r = residual + plane * out_plane_size;
+      for (int64_t i = 0; i < out_plane_size; ++i) out[i] += r[i];
+    }
+    if (!act.is_identity()) {
+      for (int64_t i = 0; i < out_plane_size; ++i) out[i] = clamp_keep_nan(out[i], act.min, act.max);
     }
   }
 }

@@ -3,6 +3,8 @@
 
 #include <cstdint>
 
+#include "kernels/epilogue.h"
+
 namespace deployrt {
 
 /// Geometry of one conv2d node; all values already validated by the op.
@@ -19,8 +21,10 @@ struct Conv2dShape {
 /// Computes the output planes [plane_begin, plane_end), plane = n * out_channels + oc, of
 ///   y[n, oc] = bias[oc] + sum_{ic in group(oc), kh, kw} w[oc, ic, kh, kw] * x[n, ic, ih, iw]
 /// with ih = oh*stride_h - pad_top + kh*dilation_h (likewise iw) and zero padding.
-/// Layouts: x [N, C, H, W]; weight [OC, C/groups, KH, KW]; bias [OC] or null; y [N, OC, OH, OW].
+/// then the fused epilogue y = clamp(y + residual, act.min, act.max) (residual may be null).
+/// Layouts: x [N, C, H, W]; weight [OC, C/groups, KH, KW]; bias [OC] or null; y and
+/// residual [N, OC, OH, OW].
 void f32_conv2d_ref(const Conv2dShape& shape, const float* x, const float* weight, const float* bias,
-                    float* y, int64_t plane_begin, int64_t plane_end);
+                    const float* residual, Activation act, float* y, int64_t plane_begin, int64_t plane_end);
 
 }  // namespace deployrt

@@ -21,13 +21,15 @@ float dot(const float* a, const float* b, int64_t n) {
 
 }  // namespace
 
-void f32_linear_ref(const float* x, const float* weight, const float* bias, float* y, int64_t in_features,
-                    int64_t out_features, int64_t begin, int64_t end) {
+void f32_linear_ref(const float* x, const float* weight, const float* bias, const float* residual, Activation act,
+                    float* y, int64_t in_features, int64_t out_features, int64_t begin, int64_t end) {
   for (int64_t i = begin; i < end; ++i) {
     const int64_t m = i / out_features;
     const int64_t o = i % out_features;
     const float acc = dot(x + m * in_features, weight + o * in_features, in_features);
-    y[i] = bias != nullptr ? acc + bias[o] : acc;
+    float v = bias != nullptr ? acc + bias[o] : acc;
+    if (residual != nullptr) v += residual[i];
+    y[i] = clamp_keep_nan(v, act.min, act.max);
   }
 }
 

@@ -1,0 +1,92 @@
+#include "kernels/f32-conv/conv_gemm.h"
+
+#include <algorithm>
+
+#include "kernels/f32-conv/im2col.h"
+
+namespace deployrt {
+
+ConvGemmPlan make_conv_gemm_plan(const Conv2dShape& s, const F32GemmVariant& ukernel) {
+  ConvGemmPlan p;
+  p.shape = s;
+  p.ukernel = ukernel;
+  p.k = s.in_channels / s.groups * s.kernel_h * s.kernel_w;
+  p.cols = s.out_height * s.out_width;
+  p.oc_per_group = s.out_channels / s.groups;
+  p.m_panels = (p.oc_per_group + ukernel.mr - 1) / ukernel.mr;
+  p.n_panels = (p.cols + ukernel.nr - 1) / ukernel.nr;
+  return p;
+}
+
+AlignedBuffer f32_conv_gemm_pack_weights(const ConvGemmPlan& p, const float* weight) {
+  const size_t floats = static_cast<size_t>(p.shape.groups * p.m_panels * p.a_panel_floats());
+  AlignedBuffer buffer(aligned_malloc_or_null(floats * sizeof(float)));
+  if (!buffer) return buffer;
+  float* out = static_cast<float*>(buffer.get());
+  for (int64_t g = 0; g < p.shape.groups; ++g) {
+    // The group's weights are a row-major [oc_per_group, k] matrix.
+    const float* wg = weight + g * p.oc_per_group * p.k;
+    for (int64_t m = 0; m < p.m_panels; ++m) {
+      f32_gemm_pack_a(wg, p.oc_per_group, p.k, p.k, m * p.ukernel.mr, p.ukernel.mr,
+                      out + (g * p.m_panels + m) * p.a_panel_floats());
+    }
+  }
+  return buffer;
+}
+
+namespace {
+
+const float* x_group_of(const ConvGemmPlan& p, const float* x_image, int64_t g) {
+  const Conv2dShape& s = p.shape;
+  return x_image + g * (s.in_channels / s.groups) * s.in_height * s.in_width;
+}
+
+// One MR x NR output tile of group g.
+void run_tile(const ConvGemmPlan& p, const float* packed_a, const float* b_panel, const float* bias,
+              const float* residual, Activation act, float* y, int64_t g, int64_t m, int64_t n) {
+  const int64_t row0 = g * p.oc_per_group + m * p.ukernel.mr;
+  const int64_t col0 = n * p.ukernel.nr;
+  const int64_t mr = std::min<int64_t>(p.ukernel.mr, p.oc_per_group - m * p.ukernel.mr);
+  const int64_t nr = std::min<int64_t>(p.ukernel.nr, p.cols - col0);
+  GemmEpilogue ep;
+  ep.bias = bias != nullptr ? bias + row0 : nullptr;
+  ep.residual = residual != nullptr ? residual + row0 * p.cols + col0 : nullptr;
+  ep.min = act.min;
+  ep.max = act.max;
+  p.ukernel.fn(p.k, packed_a + (g * p.m_panels + m) * p.a_panel_floats(), b_panel, y + row0 * p.cols + col0, p.cols,
+               mr, nr, ep);
+}
+
+}  // namespace
+
+void f32_conv_gemm_pack_b(const ConvGemmPlan& p, const float* x_image, float* workspace, int64_t begin,
+                          int64_t end) {
+  for (int64_t i = begin; i < end; ++i) {
+    const int64_t g = i / p.n_panels, n = i % p.n_panels;
+    f32_im2col_panel(p.shape, x_group_of(p, x_image, g), n * p.ukernel.nr, p.ukernel.nr,
+                     workspace + i * p.b_panel_floats());
+  }
+}
+
+void f32_conv_gemm_tiles(const ConvGemmPlan& p, const float* packed_a, const float* workspace, const float* bias,
+                         const float* residual, Activation act, float* y, int64_t begin, int64_t end) {
+  for (int64_t t = begin; t < end; ++t) {
+    const int64_t n = t % p.n_panels;
+    const int64_t gm = t / p.n_panels;
+    const int64_t g = gm / p.m_panels, m = gm % p.m_panels;
+    run_tile(p, packed_a, workspace + (g * p.n_panels + n) * p.b_panel_floats(), bias, residual, act, y, g, m, n);
+  }
+}
+
+void f32_conv_gemm_columns(const ConvGemmPlan& p, const float* packed_a, const float* x_image, float* workspace,
+                           const float* bias, const float* residual, Activation act, float* y, int64_t begin,
+                           int64_t end) {
+  for (int64_t i = begin; i < end; ++i) {
+    const int64_t g = i / p.n_panels, n = i % p.n_panels;
+    float* panel = workspace + i * p.b_panel_floats();
+    f32_im2col_panel(p.shape, x_group_of(p, x_image, g), n * p.ukernel.nr, p.ukernel.nr, panel);
+    for (int64_t m = 0; m < p.m_panels; ++m) run_tile(p, packed_a, panel, bias, residual, act, y, g, m, n);
+  }
+}
+
+}  // namespace deployrt

@@ -1,0 +1,62 @@
+// conv2d as packed GEMM on NCHW, per image and group:
+//   Y[OCg, OH*OW] = W[OCg, K] x im2col(X)[K, OH*OW],   K = C/groups * KH * KW.
+// Weights are packed once (at create) into the microkernel's A panels; im2col writes the
+// B panels into the node's workspace at run time. The op drives the work items below over
+// its thread pool; every item is independent, and each output is one full-K sum, so the
+// result is the same for any thread count.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/aligned_alloc.h"
+#include "kernels/epilogue.h"
+#include "kernels/f32-gemm/gemm.h"
+#include "kernels/reference/conv2d_ref.h"
+
+namespace deployrt {
+
+struct ConvGemmPlan {
+  Conv2dShape shape;
+  F32GemmVariant ukernel;
+  int64_t k = 0;             // reduction length per group
+  int64_t cols = 0;          // OH * OW
+  int64_t oc_per_group = 0;  // GEMM rows per group
+  int64_t m_panels = 0;      // ceil(oc_per_group / MR)
+  int64_t n_panels = 0;      // ceil(cols / NR)
+
+  int64_t groups_columns() const { return shape.groups * n_panels; }
+  int64_t a_panel_floats() const { return k * ukernel.mr; }
+  int64_t b_panel_floats() const { return k * ukernel.nr; }
+  /// Workspace: every B panel of one image (all groups).
+  size_t workspace_bytes() const {
+    return static_cast<size_t>(shape.groups * n_panels * b_panel_floats()) * sizeof(float);
+  }
+};
+
+ConvGemmPlan make_conv_gemm_plan(const Conv2dShape& shape, const F32GemmVariant& ukernel);
+
+/// Packs weight [OC, C/groups, KH, KW] into groups * m_panels A panels, 64-byte aligned.
+/// Null when out of memory.
+AlignedBuffer f32_conv_gemm_pack_weights(const ConvGemmPlan& plan, const float* weight);
+
+/// B panels [begin, end) of one image; panel index = group * n_panels + n.
+void f32_conv_gemm_pack_b(const ConvGemmPlan& plan, const float* x_image, float* workspace, int64_t begin,
+                          int64_t end);
+
+/// Output tiles [begin, end) of one image, from packed A and the packed B panels. Tile t is
+/// (group, m, n) in row-major order over [groups][m_panels][n_panels] (weights-major: an A
+/// panel stays in cache across its n tiles). bias [OC] or null; residual/y the image's
+/// [OC, OH, OW] (residual may be null).
+void f32_conv_gemm_tiles(const ConvGemmPlan& plan, const float* packed_a, const float* workspace,
+                         const float* bias, const float* residual, Activation act, float* y, int64_t begin,
+                         int64_t end);
+
+/// Column panels [begin, end) (index group * n_panels + n) of one image, each packed into its
+/// workspace slot and then multiplied by all of the group's A panels: one pass, for
+/// activation-heavy layers where each B panel should stay in cache across the A panels.
+void f32_conv_gemm_columns(const ConvGemmPlan& plan, const float* packed_a, const float* x_image, float* workspace,
+                           const float* bias, const float* residual, Activation act, float* y, int64_t begin,
+                           int64_t end);
+
+}  // namespace deployrt

@@ -1,0 +1,49 @@
+#include "kernels/f32-dwconv/dwconv.h"
+
+#include <algorithm>
+
+namespace deployrt {
+
+const F32DwConvVariant* f32_dwconv_variants(int* count) {
+#define DEPLOYRT_F32_DWCONV_ENTRY(name, isa) {#name, IsaLevel::isa, f32_dwconv_##name},
+  static const F32DwConvVariant kVariants[] = {DEPLOYRT_F32_DWCONV_VARIANTS(DEPLOYRT_F32_DWCONV_ENTRY)};
+#undef DEPLOYRT_F32_DWCONV_ENTRY
+  *count = static_cast<int>(sizeof(kVariants) / sizeof(kVariants[0]));
+  return kVariants;
+}
+
+const F32DwConvVariant& f32_dwconv_select(IsaLevel level) {
+  int count = 0;
+  const F32DwConvVariant* variants = f32_dwconv_variants(&count);
+  const F32DwConvVariant* best = &variants[0];  // scalar, always first
+  for (int i = 1; i < count; ++i) {
+    if (static_cast<int>(variants[i].isa) <= static_cast<int>(level) &&
+        static_cast<int>(variants[i].isa) > static_cast<int>(best->isa)) {
+      best = &variants[i];
+    }
+  }
+  return *best;
+}
+
+void f32_dwconv_interior_columns(const DwConvPlane& p, int64_t extra, int64_t* lo, int64_t* hi) {
+  // Tap kw reads iw = ow*stride_w + off with off = kw*dilation_w - pad_left; the first tap
+  // bounds the low end, the last tap (plus the slack) the high end.
+  const int64_t off_first = -p.pad_left;
+  const int64_t off_last = (p.kernel_w - 1) * p.dilation_w - p.pad_left + extra;
+  const int64_t first = off_first >= 0 ? 0 : (-off_first + p.stride_w - 1) / p.stride_w;
+  const int64_t end = off_last >= p.in_width ? 0 : (p.in_width - off_last + p.stride_w - 1) / p.stride_w;
+  *lo = std::min(first, p.out_width);
+  *hi = std::max(*lo, std::min(end, p.out_width));
+}
+
+bool f32_dwconv_fits_int32(const DwConvPlane& p) {
+  // Lane offsets within an input row reach (out_width + 16) * stride_w + kernel reach,
+  // and row offsets in_height * in_width; keep both well inside int32.
+  constexpr int64_t kLimit = int64_t{1} << 30;
+  const int64_t reach_w = p.dilation_w * p.kernel_w + p.pad_left;
+  if (p.out_width + 16 > kLimit / std::max<int64_t>(p.stride_w, 1)) return false;
+  if ((p.out_width + 16) * p.stride_w + reach_w > kLimit) return false;
+  return p.in_width < kLimit && p.in_height < kLimit / std::max<int64_t>(p.in_width, 1);
+}
+
+}  // namespace deployrt

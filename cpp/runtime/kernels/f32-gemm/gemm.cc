@@ -1,0 +1,46 @@
+#include "kernels/f32-gemm/gemm.h"
+
+#include <algorithm>
+
+namespace deployrt {
+
+const F32GemmVariant* f32_gemm_variants(int* count) {
+#define DEPLOYRT_F32_GEMM_ENTRY(name, isa, mr, nr) {#name, IsaLevel::isa, mr, nr, f32_gemm_##name},
+  static const F32GemmVariant kVariants[] = {DEPLOYRT_F32_GEMM_VARIANTS(DEPLOYRT_F32_GEMM_ENTRY)};
+#undef DEPLOYRT_F32_GEMM_ENTRY
+  *count = static_cast<int>(sizeof(kVariants) / sizeof(kVariants[0]));
+  return kVariants;
+}
+
+const F32GemmVariant& f32_gemm_select(IsaLevel level, int64_t m, int64_t n) {
+  int count = 0;
+  const F32GemmVariant* variants = f32_gemm_variants(&count);
+  int best_isa = 0;
+  for (int i = 0; i < count; ++i) {
+    const int isa = static_cast<int>(variants[i].isa);
+    if (isa <= static_cast<int>(level)) best_isa = std::max(best_isa, isa);
+  }
+  const F32GemmVariant* best = nullptr;
+  int64_t best_padded = 0;
+  for (int i = 0; i < count; ++i) {
+    const F32GemmVariant& v = variants[i];
+    if (static_cast<int>(v.isa) != best_isa) continue;
+    const int64_t padded = (m + v.mr - 1) / v.mr * v.mr * ((n + v.nr - 1) / v.nr * v.nr);
+    if (best == nullptr || padded < best_padded) {
+      best = &v;
+      best_padded = padded;
+    }
+  }
+  return *best;  // the scalar variant is always in the list
+}
+
+void f32_gemm_pack_a(const float* w, int64_t rows, int64_t k, int64_t ldw, int64_t row0, int mr, float* out) {
+  const int64_t valid = std::max<int64_t>(0, std::min<int64_t>(mr, rows - row0));
+  for (int64_t p = 0; p < k; ++p) {
+    float* dst = out + p * mr;
+    for (int64_t i = 0; i < valid; ++i) dst[i] = w[(row0 + i) * ldw + p];
+    for (int64_t i = valid; i < mr; ++i) dst[i] = 0.0f;
+  }
+}
+
+}  // namespace deployrt

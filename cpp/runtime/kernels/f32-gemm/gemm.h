@@ -1,0 +1,64 @@
+// Register-blocked f32 GEMM microkernels: C[mr, nr] = epilogue(A_panel x B_panel).
+//
+// Operands are packed panels: A as [k][MR] (MR rows interleaved per k step; rows past
+// the matrix are zero), B as [k][NR] (likewise zero-padded columns). C is row-major with
+// leading dimension ldc; only the mr x nr corner (mr <= MR, nr <= NR) is stored. The
+// epilogue is fused into the store:
+//   C[i][j] = clamp(bias[i] + sum_k A[k][i] * B[k][j] + residual[i * ldc + j], min, max)
+// with bias and residual optional (null), and the NaN-keeping clamp of kernels/epilogue.h.
+// Each output is one full-K sum in a fixed order, so results never depend on threading.
+#pragma once
+
+#include <cstdint>
+
+#include "cpu/cpu_features.h"
+
+namespace deployrt {
+
+struct GemmEpilogue {
+  const float* bias = nullptr;      // [mr], offset to the tile's first row
+  const float* residual = nullptr;  // offset to the tile's C[0][0]; same ldc as C
+  float min = 0.0f, max = 0.0f;
+};
+
+using F32GemmUkernel = void (*)(int64_t k, const float* a, const float* b, float* c, int64_t ldc, int64_t mr,
+                                int64_t nr, const GemmEpilogue& epilogue);
+
+// The one list of microkernels: X(name, isa, MR, NR). Dispatch, tests and benchmarks all
+// expand it. x86 variants exist only where their translation units are compiled.
+#define DEPLOYRT_F32_GEMM_PORTABLE(X) X(scalar_4x8, kScalar, 4, 8)
+#if defined(__x86_64__)
+#define DEPLOYRT_F32_GEMM_X86(X) \
+  X(avx2_6x16, kAvx2, 6, 16)     \
+  X(avx512_14x32, kAvx512, 14, 32) \
+  X(avx512_28x16, kAvx512, 28, 16)
+#else
+#define DEPLOYRT_F32_GEMM_X86(X)
+#endif
+#define DEPLOYRT_F32_GEMM_VARIANTS(X) DEPLOYRT_F32_GEMM_PORTABLE(X) DEPLOYRT_F32_GEMM_X86(X)
+
+#define DEPLOYRT_DECLARE_F32_GEMM(name, isa, mr, nr)                                                  \
+  void f32_gemm_##name(int64_t k, const float* a, const float* b, float* c, int64_t ldc, int64_t mr_, \
+                       int64_t nr_, const GemmEpilogue& epilogue);
+DEPLOYRT_F32_GEMM_VARIANTS(DEPLOYRT_DECLARE_F32_GEMM)
+#undef DEPLOYRT_DECLARE_F32_GEMM
+
+struct F32GemmVariant {
+  const char* name;
+  IsaLevel isa;
+  int mr, nr;
+  F32GemmUkernel fn;
+};
+
+/// Every variant of the list (whether or not this CPU can run it), in list order.
+const F32GemmVariant* f32_gemm_variants(int* count);
+
+/// The microkernel for an m x n output at `level`: among the variants of the highest ISA
+/// available at that level, the one computing the fewest padded elements (ties: list order).
+const F32GemmVariant& f32_gemm_select(IsaLevel level, int64_t m, int64_t n);
+
+/// Packs rows [row0, row0 + MR) of the row-major matrix w[rows, k] (leading dim ldw) into
+/// the [k][MR] panel layout at `out`; rows at or past `rows` are zero.
+void f32_gemm_pack_a(const float* w, int64_t rows, int64_t k, int64_t ldw, int64_t row0, int mr, float* out);
+
+}  // namespace deployrt

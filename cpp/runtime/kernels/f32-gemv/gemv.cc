@@ -1,0 +1,45 @@
+#include "kernels/f32-gemv/gemv.h"
+
+#include <algorithm>
+
+namespace deployrt {
+
+const F32GemvVariant* f32_gemv_variants(int* count) {
+#define DEPLOYRT_F32_GEMV_ENTRY(name, isa, mr, nr) {#name, IsaLevel::isa, mr, nr, f32_gemv_##name},
+  static const F32GemvVariant kVariants[] = {DEPLOYRT_F32_GEMV_VARIANTS(DEPLOYRT_F32_GEMV_ENTRY)};
+#undef DEPLOYRT_F32_GEMV_ENTRY
+  *count = static_cast<int>(sizeof(kVariants) / sizeof(kVariants[0]));
+  return kVariants;
+}
+
+const F32GemvVariant& f32_gemv_select(IsaLevel level) {
+  int count = 0;
+  const F32GemvVariant* variants = f32_gemv_variants(&count);
+  const F32GemvVariant* best = &variants[0];  // scalar, always first
+  for (int i = 1; i < count; ++i) {
+    if (static_cast<int>(variants[i].isa) <= static_cast<int>(level) &&
+        static_cast<int>(variants[i].isa) > static_cast<int>(best->isa)) {
+      best = &variants[i];
+    }
+  }
+  return *best;
+}
+
+int64_t f32_gemv_packed_floats(int64_t out_features, int64_t in_features, int nr) {
+  return (out_features + nr - 1) / nr * nr * in_features;
+}
+
+void f32_gemv_pack_weights(const float* w, int64_t out_features, int64_t in_features, int nr, float* out) {
+  const int64_t panels = (out_features + nr - 1) / nr;
+  for (int64_t j = 0; j < panels; ++j) {
+    float* panel = out + j * in_features * nr;
+    const int64_t valid = std::min<int64_t>(nr, out_features - j * nr);
+    for (int64_t p = 0; p < in_features; ++p) {
+      float* dst = panel + p * nr;
+      for (int64_t l = 0; l < valid; ++l) dst[l] = w[(j * nr + l) * in_features + p];
+      for (int64_t l = valid; l < nr; ++l) dst[l] = 0.0f;
+    }
+  }
+}
+
+}  // namespace deployrt

@@ -1,0 +1,153 @@
+// conv2d as packed GEMM (kernels/f32-conv) with every microkernel variant, in both work
+// orders, against the reference f32_conv2d_ref: strides, padding, dilation, groups, 1x1,
+// 7x7, and OC / OH*OW / K around the tile sizes. Also the op end to end at the host's ISA.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "cpu/cpu_features.h"
+#include "kernels/f32-conv/conv_gemm.h"
+#include "kernels/reference/conv2d_ref.h"
+#include "ops_test_util.h"
+
+namespace deployrt {
+namespace {
+
+struct Case {
+  int64_t n, c, h, w, oc, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups;
+};
+
+Conv2dShape shape_of(const Case& k) {
+  Conv2dShape s;
+  s.batch = k.n;
+  s.in_channels = k.c;
+  s.in_height = k.h;
+  s.in_width = k.w;
+  s.out_channels = k.oc;
+  s.kernel_h = k.kh;
+  s.kernel_w = k.kw;
+  s.stride_h = k.sh;
+  s.stride_w = k.sw;
+  s.pad_top = k.pt;
+  s.pad_left = k.pl;
+  s.dilation_h = k.dh;
+  s.dilation_w = k.dw;
+  s.groups = k.groups;
+  s.out_height = (k.h + k.pt + k.pb - k.dh * (k.kh - 1) - 1) / k.sh + 1;
+  s.out_width = (k.w + k.pl + k.pr - k.dw * (k.kw - 1) - 1) / k.sw + 1;
+  return s;
+}
+
+const Case kCases[] = {
+    {1, 3, 5, 5, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},         // one output row of the GEMM, 1x1
+    {1, 16, 7, 7, 24, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},       // pointwise, OH*OW = 49
+    {2, 8, 9, 11, 30, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},       // 3x3 same, batch 2, OC 30 (tails)
+    {1, 5, 12, 12, 28, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},      // stride 2, OC = 28
+    {1, 3, 23, 19, 14, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1},      // ResNet stem-like 7x7
+    {1, 8, 10, 10, 16, 3, 3, 1, 1, 2, 0, 1, 2, 2, 1, 2},      // groups 2, dilation, asymmetric pads
+    {1, 24, 6, 6, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3},       // groups 3
+    {1, 4, 8, 16, 33, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1},       // strided 1x1 (downsample)
+    {1, 6, 4, 33, 15, 2, 3, 1, 3, 0, 1, 1, 0, 1, 2, 1},       // rectangular kernel, odd strides
+    {1, 64, 6, 6, 29, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},       // K = 576
+    {1, 4, 8, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4},         // groups = C (depthwise multiplier 2)
+    {1, 2, 6, 299, 5, 1, 300, 1, 1, 0, 1, 0, 1, 1, 1, 1},     // 1x300 over OW = 2: im2col's general walk
+    {1, 2, 6, 299, 5, 2, 300, 2, 1, 1, 1, 1, 0, 1, 1, 1},     // the same with stride, row padding
+};
+
+enum class Order { kColumns, kTiles };
+
+std::vector<float> run_gemm(const ConvGemmPlan& plan, const std::vector<float>& x, const std::vector<float>& w,
+                            const float* bias, const float* residual, Activation act, Order order) {
+  const Conv2dShape& s = plan.shape;
+  AlignedBuffer packed = f32_conv_gemm_pack_weights(plan, w.data());
+  std::vector<float> ws(plan.workspace_bytes() / sizeof(float) + 1);
+  std::vector<float> y(static_cast<size_t>(s.batch * s.out_channels * plan.cols));
+  const int64_t in_image = s.in_channels * s.in_height * s.in_width, out_image = s.out_channels * plan.cols;
+  const float* a = static_cast<const float*>(packed.get());
+  for (int64_t n = 0; n < s.batch; ++n) {
+    const float* rn = residual != nullptr ? residual + n * out_image : nullptr;
+    if (order == Order::kColumns) {
+      f32_conv_gemm_columns(plan, a, x.data() + n * in_image, ws.data(), bias, rn, act, y.data() + n * out_image, 0,
+                            plan.groups_columns());
+    } else {
+      f32_conv_gemm_pack_b(plan, x.data() + n * in_image, ws.data(), 0, plan.groups_columns());
+      f32_conv_gemm_tiles(plan, a, ws.data(), bias, rn, act, y.data() + n * out_image, 0,
+                          s.groups * plan.m_panels * plan.n_panels);
+    }
+  }
+  return y;
+}
+
+TEST(ConvGemm, EveryVariantMatchesReference) {
+  const IsaLevel host = isa_level_for(detect_cpu_features(), nullptr);
+  int count = 0;
+  const F32GemmVariant* variants = f32_gemm_variants(&count);
+  int skipped = 0;
+  for (int vi = 0; vi < count; ++vi) {
+    const F32GemmVariant& v = variants[vi];
+    if (static_cast<int>(v.isa) > static_cast<int>(host)) {
+      ++skipped;
+      continue;
+    }
+    uint32_t seed = 7;
+    for (const Case& k : kCases) {
+      const Conv2dShape s = shape_of(k);
+      SCOPED_TRACE(std::string(v.name) + " x[" + std::to_string(k.n) + "," + std::to_string(k.c) + "," +
+                   std::to_string(k.h) + "," + std::to_string(k.w) + "] oc " + std::to_string(k.oc) + " k " +
+                   std::to_string(k.kh) + "x" + std::to_string(k.kw) + " groups " + std::to_string(k.groups));
+      const ConvGemmPlan plan = make_conv_gemm_plan(s, v);
+      const std::vector<float> x = testing::random_values(s.batch * s.in_channels * s.in_height * s.in_width, seed++);
+      const std::vector<float> w = testing::random_values(s.out_channels * plan.k, seed++);
+      const std::vector<float> bias = testing::random_values(s.out_channels, seed++);
+      const std::vector<float> residual = testing::random_values(s.batch * s.out_channels * plan.cols, seed++);
+      Activation relu;
+      relu.min = 0.0f;
+      for (int variant_epilogue = 0; variant_epilogue < 2; ++variant_epilogue) {
+        const float* b = variant_epilogue ? bias.data() : nullptr;
+        const float* r = variant_epilogue ? residual.data() : nullptr;
+        const Activation act = variant_epilogue ? relu : Activation();
+        std::vector<float> expected(residual.size());
+        f32_conv2d_ref(s, x.data(), w.data(), b, r, act, expected.data(), 0, s.batch * s.out_channels);
+        for (Order order : {Order::kColumns, Order::kTiles}) {
+          const std::vector<float> got = run_gemm(plan, x, w, b, r, act, order);
+          float scale = 0.0f;
+          for (float e : expected) scale = std::max(scale, std::fabs(e));
+          for (size_t i = 0; i < got.size(); ++i) {
+            ASSERT_NEAR(got[i], expected[i], 1e-5f * scale + 1e-6f)
+                << "at " << i << (order == Order::kColumns ? " (columns)" : " (tiles)");
+          }
+        }
+      }
+    }
+  }
+  if (skipped == count) GTEST_SKIP() << "no variant runs on this host";
+  if (skipped > 0) std::printf("[ INFO ] %d GEMM variant(s) skipped: this host lacks their ISA\n", skipped);
+}
+
+// The op end to end (it picks the GEMM path for constant weights) on a ResNet-like block
+// with the whole epilogue, against the reference, at 1 and 2 threads (bit-identical).
+TEST(ConvGemm, OpMatchesReferenceWithFusedEpilogue) {
+  const Case k = {1, 32, 14, 14, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  const Conv2dShape s = shape_of(k);
+  const std::vector<float> x = testing::random_values(k.n * k.c * k.h * k.w, 1);
+  const std::vector<float> w = testing::random_values(k.oc * k.c * 9, 2);
+  const std::vector<float> bias = testing::random_values(k.oc, 3);
+  const std::vector<float> residual = testing::random_values(k.oc * s.out_height * s.out_width, 4);
+  testing::OpTester t(OpKind::kConv2d);
+  t.attr_ints("stride", {1, 1}).attr_ints("pads", {1, 1, 1, 1}).attr_ints("dilation", {1, 1}).attr_int("groups", 1);
+  t.attr_float("act_min", 0.0).attr_float("act_max", 1.5);
+  t.input({k.n, k.c, k.h, k.w}, x).constant({k.oc, k.c, 3, 3}, w).constant({k.oc}, bias);
+  t.input({k.n, k.oc, s.out_height, s.out_width}, residual);
+  Activation act;
+  act.min = 0.0f;
+  act.max = 1.5f;
+  std::vector<float> expected(residual.size());
+  f32_conv2d_ref(s, x.data(), w.data(), bias.data(), residual.data(), act, expected.data(), 0, k.oc);
+  testing::expect_near_all(t.run(), expected, 1e-5f);
+}
+
+}  // namespace
+}  // namespace deployrt

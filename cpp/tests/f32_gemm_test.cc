@@ -1,0 +1,130 @@
+// Every GEMM microkernel of the variant list against a double-precision textbook product,
+// over tiles that hit every row/column tail and K from 1 up, with each epilogue part.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "cpu/cpu_features.h"
+#include "kernels/f32-gemm/gemm.h"
+#include "ops_test_util.h"
+
+namespace deployrt {
+namespace {
+
+IsaLevel host_isa() { return isa_level_for(detect_cpu_features(), nullptr); }
+
+class F32GemmTest : public ::testing::TestWithParam<int> {
+ protected:
+  const F32GemmVariant& variant() const {
+    int count = 0;
+    return f32_gemm_variants(&count)[GetParam()];
+  }
+  void SetUp() override {
+    if (static_cast<int>(variant().isa) > static_cast<int>(host_isa())) {
+      GTEST_SKIP() << variant().name << " needs " << isa_name(variant().isa) << "; this host has "
+                   << isa_name(host_isa());
+    }
+  }
+};
+
+// C = clamp(bias + A.B + residual) for an mr x nr tile of a matrix with row stride ldc.
+void check_tile(const F32GemmVariant& v, int64_t k, int64_t mr, int64_t nr, bool bias_on, bool residual_on,
+                float lo, float hi, uint32_t seed) {
+  SCOPED_TRACE(std::string(v.name) + " k=" + std::to_string(k) + " mr=" + std::to_string(mr) +
+               " nr=" + std::to_string(nr) + (bias_on ? " bias" : "") + (residual_on ? " residual" : ""));
+  const int64_t ldc = v.nr + 3;  // C rows wider than the tile: stores must stay in bounds
+  const std::vector<float> w = testing::random_values(v.mr * k, seed);  // row-major [mr rows, k]
+  std::vector<float> a(static_cast<size_t>(k * v.mr));
+  f32_gemm_pack_a(w.data(), mr, k, k, 0, v.mr, a.data());
+  std::vector<float> b = testing::random_values(k * v.nr, seed + 1);  // packed [k][NR]
+  for (int64_t p = 0; p < k; ++p) {
+    for (int64_t j = nr; j < v.nr; ++j) b[p * v.nr + j] = 0.0f;  // packing zero-pads columns
+  }
+  const std::vector<float> bias = testing::random_values(v.mr, seed + 2);
+  const std::vector<float> residual = testing::random_values(v.mr * ldc, seed + 3);
+  const float sentinel = 12345.0f;
+  std::vector<float> c(static_cast<size_t>(v.mr * ldc), sentinel);
+  GemmEpilogue ep;
+  ep.bias = bias_on ? bias.data() : nullptr;
+  ep.residual = residual_on ? residual.data() : nullptr;
+  ep.min = lo;
+  ep.max = hi;
+  v.fn(k, a.data(), b.data(), c.data(), ldc, mr, nr, ep);
+  for (int64_t i = 0; i < v.mr; ++i) {
+    for (int64_t j = 0; j < ldc; ++j) {
+      const float got = c[i * ldc + j];
+      if (i >= mr || j >= nr) {
+        ASSERT_EQ(got, sentinel) << "store outside the tile at " << i << "," << j;
+        continue;
+      }
+      double ref = bias_on ? bias[i] : 0.0;
+      for (int64_t p = 0; p < k; ++p) ref += double(w[i * k + p]) * b[p * v.nr + j];
+      if (residual_on) ref += residual[i * ldc + j];
+      const double clamped = ref < lo ? lo : (ref > hi ? hi : ref);
+      ASSERT_NEAR(got, clamped, 1e-5 * (1.0 + std::sqrt(double(k)))) << "at " << i << "," << j;
+    }
+  }
+}
+
+TEST_P(F32GemmTest, AllTailsAndDepths) {
+  const F32GemmVariant& v = variant();
+  const float inf = INFINITY;
+  uint32_t seed = 100;
+  for (int64_t k : {1, 2, 7, 64, 300}) {
+    for (int64_t mr : {int64_t{1}, int64_t{v.mr - 1}, int64_t{v.mr}}) {
+      for (int64_t nr : {int64_t{1}, int64_t{v.nr / 2 + 1}, int64_t{v.nr - 1}, int64_t{v.nr}}) {
+        if (mr < 1 || nr < 1) continue;
+        check_tile(v, k, mr, nr, false, false, -inf, inf, seed++);
+        check_tile(v, k, mr, nr, true, true, -inf, inf, seed++);
+        check_tile(v, k, mr, nr, true, false, 0.0f, 0.25f, seed++);
+      }
+    }
+  }
+}
+
+TEST_P(F32GemmTest, ClampKeepsNaN) {
+  const F32GemmVariant& v = variant();
+  const int64_t k = 3;
+  std::vector<float> a(static_cast<size_t>(k * v.mr), 1.0f), b(static_cast<size_t>(k * v.nr), 1.0f);
+  b[1] = NAN;  // column 1 of every row sums a NaN
+  std::vector<float> residual(static_cast<size_t>(v.mr * v.nr), -10.0f);
+  std::vector<float> c(static_cast<size_t>(v.mr * v.nr));
+  GemmEpilogue ep;
+  ep.residual = residual.data();
+  ep.min = 0.0f;
+  ep.max = 6.0f;
+  v.fn(k, a.data(), b.data(), c.data(), v.nr, v.mr, v.nr, ep);
+  for (int64_t i = 0; i < v.mr; ++i) {
+    EXPECT_EQ(c[i * v.nr], 0.0f) << v.name;  // 3 - 10 clamped to 0
+    EXPECT_TRUE(std::isnan(c[i * v.nr + 1])) << v.name;
+  }
+}
+
+std::string variant_name(const ::testing::TestParamInfo<int>& info) {
+  int count = 0;
+  return f32_gemm_variants(&count)[info.param].name;
+}
+
+int variant_count() {
+  int count = 0;
+  f32_gemm_variants(&count);
+  return count;
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, F32GemmTest, ::testing::Range(0, variant_count()), variant_name);
+
+TEST(F32GemmSelect, PicksHighestAvailableIsaAndFewestPaddedElements) {
+  EXPECT_EQ(f32_gemm_select(IsaLevel::kScalar, 64, 3136).isa, IsaLevel::kScalar);
+#if defined(__x86_64__)
+  EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx2, 64, 3136).name, "avx2_6x16");
+  // 56 rows: 28x16 has no row padding at 56 x 64 columns, 14x32 also none: list order wins.
+  EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 56, 64).name, "avx512_14x32");
+  // 28 rows x 16 columns: 14x32 pads the columns to 32, 28x16 pads nothing.
+  EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 28, 16).name, "avx512_28x16");
+#endif
+}
+
+}  // namespace
+}  // namespace deployrt

@@ -1,0 +1,88 @@
+"""The optimized kernels' shape classes against PyTorch: depthwise conv2d (kernels/f32-dwconv)
+over output widths around the 8- and 16-lane vectors and the 4-vector blocks, with the fused
+epilogue MobileNetV2 uses (BN folded, ReLU6, residual add); linear (kernels/f32-gemv) over row
+and column tails, ResNet/MobileNet classifier sizes and a fused ReLU. test_isa_levels.py re-runs
+this file at every ISA level. Small tensors: the whole file stays fast.
+"""
+
+import pytest
+import torch
+import torch.nn as nn
+
+from helpers import check_parity
+from models import randomize_batchnorm
+
+
+def _params(cases):
+    return pytest.mark.parametrize("case", cases, ids=[c[0] for c in cases])
+
+
+def _dw(c, k, stride, padding, dilation=1, mult=1, bias=True):
+    return lambda: nn.Conv2d(c, c * mult, k, stride=stride, padding=padding, dilation=dilation, groups=c, bias=bias)
+
+
+DEPTHWISE_CASES = [
+    *[(f"dw3x3_s{s}_w{w}", _dw(3, 3, s, 1), (1, 3, 5, w)) for s in (1, 2) for w in (1, 7, 15, 16, 17, 33, 65, 97)],
+    ("dw3x3_s1_112", _dw(4, 3, 1, 1), (1, 4, 6, 112)),
+    ("dw3x3_s2_113", _dw(4, 3, 2, 1, bias=False), (1, 4, 7, 113)),
+    ("dw5x5_s2", _dw(3, 5, 2, 2), (2, 3, 11, 37)),
+    ("dw7x7_s1", _dw(2, 7, 1, 3), (1, 2, 9, 40)),
+    ("dw3x3_s3", _dw(3, 3, 3, 1), (1, 3, 10, 50)),
+    ("dw3x3_dil2", _dw(3, 3, 1, 2, dilation=2), (1, 3, 9, 35)),
+    ("dw3x5_rect", lambda: nn.Conv2d(3, 3, (3, 5), stride=(1, 2), padding=(1, 2), groups=3), (1, 3, 8, 41)),
+    ("dw3x3_mult2", _dw(3, 3, 1, 1, mult=2), (1, 3, 6, 19)),
+    ("dw3x3_pad0", _dw(3, 3, 1, 0), (1, 3, 6, 21)),
+]
+
+
+@_params(DEPTHWISE_CASES)
+def test_depthwise_conv2d(case, tmp_path):
+    name, build, shape = case
+    torch.manual_seed(0)
+    check_parity(build(), (torch.randn(*shape, generator=torch.Generator().manual_seed(1)),), tmp_path / f"{name}.dkr")
+
+
+class _DepthwiseBlock(nn.Module):
+    """MobileNetV2's depthwise stage: dw conv -> BN -> ReLU6, then a pointwise conv, plus the residual."""
+
+    def __init__(self, c, stride):
+        super().__init__()
+        self.dw = nn.Sequential(nn.Conv2d(c, c, 3, stride, 1, groups=c, bias=False), nn.BatchNorm2d(c), nn.ReLU6())
+        self.pw = nn.Sequential(nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c))
+        self.stride = stride
+
+    def forward(self, x):
+        y = self.pw(self.dw(x))
+        return x + y if self.stride == 1 else y
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_depthwise_block_with_fused_epilogue(stride, tmp_path):
+    torch.manual_seed(0)
+    model = randomize_batchnorm(_DepthwiseBlock(16, stride))
+    x = torch.randn(1, 16, 14, 19, generator=torch.Generator().manual_seed(2)) * 2
+    check_parity(model, (x,), tmp_path / "block.dkr")
+
+
+LINEAR_CASES = [
+    ("resnet_fc", 2048, 1000, (1, 2048)),
+    ("mobilenet_fc", 1280, 1000, (1, 1280)),
+    ("rows3_out33", 65, 33, (3, 65)),
+    ("rows5_out31", 130, 31, (5, 130)),
+    ("rows2_out1", 9, 1, (2, 9)),
+    ("3d_input", 40, 70, (2, 3, 40)),
+]
+
+
+@_params(LINEAR_CASES)
+def test_linear(case, tmp_path):
+    name, fin, fout, shape = case
+    torch.manual_seed(0)
+    check_parity(nn.Linear(fin, fout), (torch.randn(*shape, generator=torch.Generator().manual_seed(3)),),
+                 tmp_path / f"{name}.dkr")
+
+
+def test_linear_with_fused_relu(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(100, 50), nn.ReLU())
+    check_parity(model, (torch.randn(3, 100, generator=torch.Generator().manual_seed(4)),), tmp_path / "lr.dkr")
