@@ -3,6 +3,8 @@
 // (TEST_VECTORS section: parsing, verification, selftest pass and failure reports).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -95,6 +97,45 @@ TEST(Api, ForwardIntoChecksOutputs) {
                                    Tensor::wrap(buf.data(), DType::kF32, {2, 3})};
   EXPECT_NE(m.try_forward_into(ins, null_data).message().find("null"), std::string::npos);
   EXPECT_THROW(m.forward_into(ins, one), deployrt::Error);
+}
+
+TEST(Api, ForwardIntoRejectsOverlappingBuffers) {
+  // Nodes write graph outputs straight into the caller's buffers while later nodes still
+  // read the inputs: an output sharing bytes with an input or another output is refused.
+  const auto bytes = dkr_test::small_model().build();
+  Module m = load(bytes);
+  std::vector<float> x = kX, w = kW, z(6), r(6);
+  std::vector<Tensor> ins = {Tensor::wrap(x.data(), DType::kF32, {2, 3}), Tensor::wrap(w.data(), DType::kF32, {2, 3})};
+  std::vector<Tensor> onto_input = {Tensor::wrap(x.data(), DType::kF32, {2, 3}), Tensor::wrap(r.data(), DType::kF32, {2, 3})};
+  auto st = m.try_forward_into(ins, onto_input);
+  EXPECT_EQ(st.code(), ErrorCode::kInput);
+  EXPECT_NE(st.message().find("output 0 overlaps input 0"), std::string::npos) << st.message();
+  EXPECT_EQ(x, kX);  // nothing ran
+  std::vector<Tensor> shared = {Tensor::wrap(z.data(), DType::kF32, {2, 3}), Tensor::wrap(z.data() + 2, DType::kF32, {2, 3})};
+  st = m.try_forward_into(ins, shared);
+  EXPECT_NE(st.message().find("output 0 overlaps output 1"), std::string::npos) << st.message();
+}
+
+TEST(Api, GraphOutputsAreWrittenInPlaceNotInTheArena) {
+  // y = relu(relu(x)): the first relu's output lives in the arena; the second writes the
+  // graph output straight into the caller's buffer, so the arena holds one buffer only.
+  ArchiveBuilder b;
+  const uint32_t x = b.input("x", DType::kF32, {4, 16});
+  const uint32_t h = b.node(deployrt::OpKind::kRelu, "h", {x}, {4, 16});
+  b.output(b.node(deployrt::OpKind::kRelu, "y", {h}, {4, 16}));
+  const auto bytes = b.build();
+  Module m = load(bytes);
+  EXPECT_EQ(m.arena_bytes(), 4u * 16 * 4);
+  std::vector<float> in(64), out(64, 7.0f);
+  for (int i = 0; i < 64; ++i) in[i] = static_cast<float>(i % 5) - 2.0f;
+  std::vector<Tensor> outs = {Tensor::wrap(out.data(), DType::kF32, {4, 16})};
+  ASSERT_TRUE(m.try_forward_into({Tensor::wrap(in.data(), DType::kF32, {4, 16})}, outs).ok());
+  for (int i = 0; i < 64; ++i) EXPECT_EQ(out[i], std::max(in[i], 0.0f)) << i;
+  // forward() gives the same through fresh tensors, twice in a row (the arena is reused).
+  for (int round = 0; round < 2; ++round) {
+    std::vector<Tensor> y = m.forward({Tensor::wrap(in.data(), DType::kF32, {4, 16})});
+    EXPECT_EQ(values(y[0]), out);
+  }
 }
 
 TEST(Api, FindByName) {

@@ -175,13 +175,7 @@ Status Module::Impl::execute(const std::vector<const void*>& input_data, const s
     pool = context->inline_pool.get();
   }
   auto* arena = static_cast<uint8_t*>(context->arena.get());
-  if (observe != nullptr) {
-    executor_->run_observed(input_data, arena, *pool, output_data, *observe);
-  } else if (node_seconds != nullptr) {
-    executor_->run_profiled(input_data, arena, *pool, output_data, node_seconds);
-  } else {
-    executor_->run(input_data, arena, *pool, output_data);
-  }
+  executor_->run(input_data, arena, *pool, output_data, node_seconds, observe);
   if (own_pool) pool_busy_.store(false, std::memory_order_release);
   return Status::Ok();
 }
@@ -223,6 +217,24 @@ Status Module::Impl::forward_into(const std::vector<Tensor>& args, std::vector<T
     }
     if (got.data() == nullptr && got.nbytes() > 0) return Status(ErrorCode::kInput, label + ": data pointer is null");
     output_data[i] = got.data();
+  }
+  // Nodes write graph outputs straight into these buffers while later nodes still read
+  // the inputs, so no output may share bytes with an input or another output.
+  auto overlaps = [](const void* a, size_t na, const void* b, size_t nb) {
+    const auto pa = reinterpret_cast<uintptr_t>(a), pb = reinterpret_cast<uintptr_t>(b);
+    return na > 0 && nb > 0 && pa < pb + nb && pb < pa + na;
+  };
+  for (size_t i = 0; i < outs.size(); ++i) {
+    for (size_t j = 0; j < args.size(); ++j) {
+      if (overlaps(outs[i].data(), outs[i].nbytes(), args[j].data(), args[j].nbytes())) {
+        return Status(ErrorCode::kInput, str_cat("output ", i, " overlaps input ", j, ": outputs must be separate buffers"));
+      }
+    }
+    for (size_t j = i + 1; j < outs.size(); ++j) {
+      if (overlaps(outs[i].data(), outs[i].nbytes(), outs[j].data(), outs[j].nbytes())) {
+        return Status(ErrorCode::kInput, str_cat("output ", i, " overlaps output ", j, ": outputs must be separate buffers"));
+      }
+    }
   }
   return execute(input_data, output_data, nullptr);
 }

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "core/checked_math.h"
 #include "core/str_cat.h"
 
 namespace deployrt {
@@ -14,8 +15,25 @@ Result<std::unique_ptr<Executor>> Executor::create(const archive::ArchiveView& v
   const archive::GraphEntry graph = view.graph(graph_index);
   const uint32_t num_steps = static_cast<uint32_t>(nodes.size());
 
-  // Value id -> buffer request index (only node outputs of this graph get one).
+  // A graph output written by a node of this graph, and listed once among the outputs,
+  // goes straight into the caller's output buffer: no arena bytes and no copy. Outputs
+  // that are graph inputs, constants or listed twice are copied at the end instead.
   constexpr uint32_t kNoBuffer = archive::kNone;
+  std::vector<uint32_t> output_slot(view.value_count(), kNoBuffer);
+  std::vector<uint32_t> listed(view.value_count(), 0);
+  std::vector<bool> produced(view.value_count(), false);
+  for (const PreparedNode& node : nodes) {
+    for (uint32_t id : node.outputs) produced[id] = true;
+  }
+  for (uint32_t k = 0; k < graph.output_count; ++k) {
+    const uint32_t id = view.index_at(uint64_t{graph.output_begin} + k);
+    ++listed[id];
+    output_slot[id] = k;
+    ex->output_descs_.push_back(value_desc(view, id));
+  }
+  auto written_in_place = [&](uint32_t id) { return produced[id] && listed[id] == 1; };
+
+  // Value id -> buffer request index (node outputs of this graph that live in the arena).
   std::vector<uint32_t> buffer_of(view.value_count(), kNoBuffer);
   std::vector<uint32_t> input_position(view.value_count(), kNoBuffer);
   std::vector<BufferRequest> requests;
@@ -26,6 +44,7 @@ Result<std::unique_ptr<Executor>> Executor::create(const archive::ArchiveView& v
   }
   for (uint32_t step = 0; step < num_steps; ++step) {
     for (uint32_t id : nodes[step].outputs) {
+      if (written_in_place(id)) continue;
       buffer_of[id] = static_cast<uint32_t>(requests.size());
       const TensorDesc desc = value_desc(view, id);
       // The verifier proved numel x size fits in int64.
@@ -35,15 +54,30 @@ Result<std::unique_ptr<Executor>> Executor::create(const archive::ArchiveView& v
       if (id != archive::kNone && buffer_of[id] != kNoBuffer) requests[buffer_of[id]].last = step;
     }
   }
-  // Graph outputs stay live to the end: no later node may reuse their bytes.
+  // Graph outputs kept in the arena stay live to the end: no later node may reuse them.
   for (uint32_t k = 0; k < graph.output_count; ++k) {
     const uint32_t id = view.index_at(uint64_t{graph.output_begin} + k);
     if (buffer_of[id] != kNoBuffer) requests[buffer_of[id]].last = num_steps;
-    ex->output_descs_.push_back(value_desc(view, id));
   }
   uint64_t workspace = 0;
   for (const PreparedNode& node : nodes) workspace = std::max<uint64_t>(workspace, node.kernel->workspace_bytes());
   Result<MemoryPlan> plan = plan_memory(requests, workspace, arena_limit);
+  // Outputs written in place are not in the arena but are activation memory all the
+  // same: the limit covers them too (BAD_INPUTS.md case 19).
+  if (plan.ok()) {
+    uint64_t total = plan.value().arena_bytes;
+    for (uint32_t k = 0; k < graph.output_count; ++k) {
+      const uint32_t id = view.index_at(uint64_t{graph.output_begin} + k);
+      if (!written_in_place(id)) continue;
+      const TensorDesc desc = value_desc(view, id);
+      if (!checked_add(total, static_cast<uint64_t>(desc.numel()) * dtype_size(desc.dtype), &total) ||
+          total > arena_limit) {
+        return Status(ErrorCode::kLimit,
+                      str_cat("the model needs an activation arena larger than the limit of ", arena_limit, " bytes (",
+                              arena_limit >> 30, " GiB) for its intermediates and outputs"));
+      }
+    }
+  }
   if (!plan.ok()) return plan.status();
   ex->plan_ = std::move(plan).value();
 
@@ -51,7 +85,10 @@ Result<std::unique_ptr<Executor>> Executor::create(const archive::ArchiveView& v
     Location loc;
     if (id == archive::kNone) return loc;
     const archive::ValueEntry v = view.value(id);
-    if (v.kind == archive::ValueKind::kConstant) {
+    if (written_in_place(id)) {
+      loc.where = Location::kGraphOutput;
+      loc.index = output_slot[id];
+    } else if (v.kind == archive::ValueKind::kConstant) {
       loc.where = Location::kConstant;
       loc.constant = view.tensor_data(v.tensor);
     } else if (buffer_of[id] != kNoBuffer) {
@@ -66,9 +103,9 @@ Result<std::unique_ptr<Executor>> Executor::create(const archive::ArchiveView& v
   for (const PreparedNode& node : nodes) {
     Step step;
     for (uint32_t id : node.inputs) step.inputs.push_back(locate(id));
-    for (uint32_t id : node.outputs) step.output_offsets.push_back(ex->plan_.offsets[buffer_of[id]]);
+    for (uint32_t id : node.outputs) step.outputs.push_back(locate(id));
     ex->max_inputs_ = std::max(ex->max_inputs_, step.inputs.size());
-    ex->max_outputs_ = std::max(ex->max_outputs_, step.output_offsets.size());
+    ex->max_outputs_ = std::max(ex->max_outputs_, step.outputs.size());
     ex->steps_.push_back(std::move(step));
   }
   for (uint32_t k = 0; k < graph.output_count; ++k) {
@@ -78,65 +115,49 @@ Result<std::unique_ptr<Executor>> Executor::create(const archive::ArchiveView& v
   return Result<std::unique_ptr<Executor>>(std::move(ex));
 }
 
-void* Executor::resolve(const Location& loc, const std::vector<const void*>& inputs, uint8_t* arena) const {
+void* Executor::resolve(const Location& loc, const std::vector<const void*>& inputs,
+                        const std::vector<void*>& outputs, uint8_t* arena) const {
   switch (loc.where) {
     case Location::kAbsent: return nullptr;
     // Kernels only read inputs; TensorRef is non-const so one type serves both directions.
     case Location::kGraphInput: return const_cast<void*>(inputs[loc.index]);
     case Location::kConstant: return const_cast<void*>(loc.constant);
     case Location::kArena: return arena + loc.index;
+    case Location::kGraphOutput: return outputs[loc.index];
   }
   return nullptr;
 }
 
-template <bool kProfile>
-void Executor::run_impl(const std::vector<const void*>& inputs, uint8_t* arena, ThreadPool& pool,
-                        const std::vector<void*>& outputs, double* node_seconds) const {
+void Executor::run(const std::vector<const void*>& inputs, uint8_t* arena, ThreadPool& pool,
+                   const std::vector<void*>& outputs, double* node_seconds, const Observer* observe) const {
   std::vector<TensorRef> in(max_inputs_), out(max_outputs_);
   void* workspace = arena + plan_.workspace_offset;
   for (size_t s = 0; s < steps_.size(); ++s) {
     const Step& step = steps_[s];
     const NodeInfo& info = nodes_[s].info;
-    for (size_t k = 0; k < step.inputs.size(); ++k) in[k] = {resolve(step.inputs[k], inputs, arena), &info.inputs[k]};
-    for (size_t k = 0; k < step.output_offsets.size(); ++k) out[k] = {arena + step.output_offsets[k], &info.outputs[k]};
-    if constexpr (kProfile) {
+    for (size_t k = 0; k < step.inputs.size(); ++k) {
+      in[k] = {resolve(step.inputs[k], inputs, outputs, arena), &info.inputs[k]};
+    }
+    for (size_t k = 0; k < step.outputs.size(); ++k) {
+      out[k] = {resolve(step.outputs[k], inputs, outputs, arena), &info.outputs[k]};
+    }
+    if (node_seconds != nullptr) {
       const auto start = std::chrono::steady_clock::now();
       nodes_[s].kernel->run(in.data(), out.data(), workspace, pool);
       node_seconds[s] += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     } else {
       nodes_[s].kernel->run(in.data(), out.data(), workspace, pool);
     }
+    if (observe != nullptr) (*observe)(s, out.data());
   }
-  // Copies, never aliases: an output may be a graph input or a constant, and the
-  // arena is reused by the next call.
+  // The remaining outputs (graph inputs, constants, values listed twice) are copied,
+  // never aliased: the arena is reused by the next call.
   for (size_t k = 0; k < output_locations_.size(); ++k) {
+    const Location& loc = output_locations_[k];
+    if (loc.where == Location::kGraphOutput && loc.index == k) continue;  // written in place
     const size_t bytes = static_cast<size_t>(output_descs_[k].numel()) * dtype_size(output_descs_[k].dtype);
-    if (bytes > 0) std::memcpy(outputs[k], resolve(output_locations_[k], inputs, arena), bytes);
+    if (bytes > 0) std::memcpy(outputs[k], resolve(loc, inputs, outputs, arena), bytes);
   }
 }
-
-void Executor::run_observed(const std::vector<const void*>& inputs, uint8_t* arena, ThreadPool& pool,
-                            const std::vector<void*>& outputs,
-                            const std::function<void(size_t, const TensorRef*)>& observe) const {
-  std::vector<TensorRef> in(max_inputs_), out(max_outputs_);
-  void* workspace = arena + plan_.workspace_offset;
-  for (size_t s = 0; s < steps_.size(); ++s) {
-    const Step& step = steps_[s];
-    const NodeInfo& info = nodes_[s].info;
-    for (size_t k = 0; k < step.inputs.size(); ++k) in[k] = {resolve(step.inputs[k], inputs, arena), &info.inputs[k]};
-    for (size_t k = 0; k < step.output_offsets.size(); ++k) out[k] = {arena + step.output_offsets[k], &info.outputs[k]};
-    nodes_[s].kernel->run(in.data(), out.data(), workspace, pool);
-    observe(s, out.data());
-  }
-  for (size_t k = 0; k < output_locations_.size(); ++k) {
-    const size_t bytes = static_cast<size_t>(output_descs_[k].numel()) * dtype_size(output_descs_[k].dtype);
-    if (bytes > 0) std::memcpy(outputs[k], resolve(output_locations_[k], inputs, arena), bytes);
-  }
-}
-
-template void Executor::run_impl<false>(const std::vector<const void*>&, uint8_t*, ThreadPool&,
-                                        const std::vector<void*>&, double*) const;
-template void Executor::run_impl<true>(const std::vector<const void*>&, uint8_t*, ThreadPool&,
-                                       const std::vector<void*>&, double*) const;
 
 }  // namespace deployrt

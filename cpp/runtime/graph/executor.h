@@ -27,25 +27,20 @@ class Executor {
   const std::vector<TensorDesc>& input_descs() const { return input_descs_; }
   const std::vector<TensorDesc>& output_descs() const { return output_descs_; }
 
+  /// Called right after node `step` ran, with its outputs (valid only during the call:
+  /// the arena is reused). For debugging (Module::try_forward_debug).
+  using Observer = std::function<void(size_t step, const TensorRef* outputs)>;
+
   /// `inputs[i]` points at graph input i (already checked against input_descs());
   /// `arena` holds arena_bytes(), 64-byte aligned. Writes each graph output into
-  /// `outputs[i]`, which must already hold output_descs()[i].nbytes bytes.
+  /// `outputs[i]`, which must hold output_descs()[i].nbytes bytes and overlap no input
+  /// and no other output: most graph outputs are written there directly by the node
+  /// that produces them (never staged in the arena and copied).
+  /// With `node_seconds` (num_nodes() entries), adds each node's wall time in seconds;
+  /// with `observe`, calls it after each node. Both cost one untaken branch when null.
   void run(const std::vector<const void*>& inputs, uint8_t* arena, ThreadPool& pool,
-           const std::vector<void*>& outputs) const {
-    run_impl<false>(inputs, arena, pool, outputs, nullptr);
-  }
-  /// run(), also adding each node's wall time in seconds to node_seconds[node]
-  /// (num_nodes() entries). A separate instantiation, so run() pays nothing for it.
-  void run_profiled(const std::vector<const void*>& inputs, uint8_t* arena, ThreadPool& pool,
-                    const std::vector<void*>& outputs, double* node_seconds) const {
-    run_impl<true>(inputs, arena, pool, outputs, node_seconds);
-  }
-  /// run(), also calling `observe(step, outputs)` right after node `step` ran, with its
-  /// outputs (valid only during the call: the arena is reused). For debugging
-  /// (Module::try_forward_debug); a separate loop, so run() pays nothing for it.
-  void run_observed(const std::vector<const void*>& inputs, uint8_t* arena, ThreadPool& pool,
-                    const std::vector<void*>& outputs,
-                    const std::function<void(size_t, const TensorRef*)>& observe) const;
+           const std::vector<void*>& outputs, double* node_seconds = nullptr,
+           const Observer* observe = nullptr) const;
   /// Value ids of node `index`'s outputs.
   const std::vector<uint32_t>& node_output_ids(size_t index) const { return nodes_[index].outputs; }
   /// What node `index` (execution order) is: its name, op and shapes.
@@ -54,19 +49,17 @@ class Executor {
  private:
   // Where a value's bytes are during a run.
   struct Location {
-    enum Where : uint8_t { kAbsent, kGraphInput, kConstant, kArena } where = kAbsent;
-    uint64_t index = 0;             // graph input position, or arena offset
+    enum Where : uint8_t { kAbsent, kGraphInput, kConstant, kArena, kGraphOutput } where = kAbsent;
+    uint64_t index = 0;             // graph input or output position, or arena offset
     const void* constant = nullptr;  // kConstant: into the archive
   };
   struct Step {
     std::vector<Location> inputs;
-    std::vector<uint64_t> output_offsets;
+    std::vector<Location> outputs;  // kArena or kGraphOutput
   };
 
-  template <bool kProfile>
-  void run_impl(const std::vector<const void*>& inputs, uint8_t* arena, ThreadPool& pool,
-                const std::vector<void*>& outputs, double* node_seconds) const;
-  void* resolve(const Location& loc, const std::vector<const void*>& inputs, uint8_t* arena) const;
+  void* resolve(const Location& loc, const std::vector<const void*>& inputs, const std::vector<void*>& outputs,
+                uint8_t* arena) const;
 
   std::vector<PreparedNode> nodes_;
   std::vector<Step> steps_;

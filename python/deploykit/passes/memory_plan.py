@@ -5,7 +5,9 @@ cpp/runtime/graph/executor.cc, so for the same graph it gives the same offsets a
 same ``activation_bytes``:
 
 - every node output is a buffer of numel * dtype size bytes, rounded up to 64 (min 64);
-  graph inputs and constants are not in the arena;
+  graph inputs and constants are not in the arena, and neither is a graph output that a
+  node produces and the graph lists once (the runtime writes it straight into the
+  caller's output buffer);
 - a buffer lives from the step of the node that writes it to the last step that reads it
   (graph outputs: to the end); a node's inputs stay live while it writes its outputs;
 - in node order, buffers whose last use is before the step are freed (coalescing free
@@ -120,8 +122,11 @@ def plan_memory(graph: Graph) -> MemoryPlan:
     plan = MemoryPlan()
     index: Dict[str, Buffer] = {}
     steps = len(graph.nodes)
+    listed = [v.name for v in graph.outputs]
     for step, node in enumerate(graph.nodes):
         for out in node.outputs:
+            if listed.count(out.name) == 1:
+                continue  # written in place into the caller's output buffer
             size = out.numel * NUMPY_DTYPES[out.dtype].itemsize
             buffer = Buffer(out.name, _align(size), step, step)
             index[out.name] = buffer

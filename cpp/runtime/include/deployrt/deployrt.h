@@ -282,10 +282,11 @@ class Module {
 
   /// Runs the main graph writing each output into the caller's `outputs[i]`, which must
   /// already have outputs()[i]'s dtype and shape and non-null data (else kInput naming
-  /// the output, expected and actual). No output memory is allocated: each graph output
-  /// is copied once from the activation arena into the caller's buffer (the one copy
-  /// forward() makes into fresh tensors). The buffers must not overlap the
-  /// inputs or each other, and must stay valid for the duration of the call.
+  /// the output, expected and actual). No output memory is allocated and nothing is
+  /// copied: the node that produces a graph output writes it straight into the caller's
+  /// buffer. (Only an output that is also a graph input or a constant, or that the graph
+  /// lists twice, is copied.) The buffers must not overlap the inputs or each other
+  /// (checked: kInput), and must stay valid for the duration of the call.
   Status try_forward_into(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) const;
   /// As the try_ form above, throwing deployrt::Error on failure.
   void forward_into(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) const {
