@@ -272,8 +272,11 @@ def measure_startup(p: Prepared, threads: int, tmp: str, repeats: int, runs: int
 
 
 def find_deployrt_run() -> Optional[str]:
+    # pip installs deployrt-run beside the interpreter (a venv's bin/), which is not on
+    # PATH when the venv's python is run without activating it.
     for candidate in (os.environ.get("DEPLOYRT_RUN"), shutil.which("deployrt-run"),
-                      os.path.join(REPO, "build", "deployrt-run")):
+                      os.path.join(os.path.dirname(sys.executable), "deployrt-run"),
+                      os.path.join(REPO, "build", "cpp", "deployrt-run")):
         if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     return None
