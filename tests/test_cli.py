@@ -154,6 +154,18 @@ def test_inspect_reports_inputs_outputs_nodes_and_parameters(tiny_dkr):
     )
 
 
+def test_inspect_into_a_closed_pipe_stops_quietly(tiny_dkr):
+    # `deploykit inspect m.dkr --graph | head -1`: the reader closes the pipe early.
+    out, _ = tiny_dkr
+    cmd = [sys.executable, "-c", "import sys; from deploykit.cli import main; sys.exit(main())",
+           "inspect", str(out), "--graph", "--code", "--stats"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=subprocess_env(()))
+    proc.stdout.close()  # before the child (still importing) writes anything: its first write fails
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
 def test_demo_runs(tmp_path):
     proc = deploykit_cli(["demo"], cwd=tmp_path)
     _assert_cli_ok(proc, "deploykit demo")

@@ -347,6 +347,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error(f"--threads must be >= 1, got {args.threads}")
     try:
         return args.func(args)
+    except BrokenPipeError:
+        # `deploykit inspect m.dkr --graph | head`: the reader left; stop quietly, as Unix
+        # tools do, and keep Python from complaining again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the pipe
     except DeployError as e:
         print(f"deploykit: error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
