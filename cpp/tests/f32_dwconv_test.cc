@@ -45,25 +45,6 @@ Conv2dShape shape_of(const Case& k, int64_t batch) {
   return s;
 }
 
-DwConvPlane plane_of(const Conv2dShape& s, Activation act) {
-  DwConvPlane p;
-  p.in_height = s.in_height;
-  p.in_width = s.in_width;
-  p.out_height = s.out_height;
-  p.out_width = s.out_width;
-  p.kernel_h = s.kernel_h;
-  p.kernel_w = s.kernel_w;
-  p.stride_h = s.stride_h;
-  p.stride_w = s.stride_w;
-  p.pad_top = s.pad_top;
-  p.pad_left = s.pad_left;
-  p.dilation_h = s.dilation_h;
-  p.dilation_w = s.dilation_w;
-  p.min = act.min;
-  p.max = act.max;
-  return p;
-}
-
 std::vector<Case> cases() {
   std::vector<Case> out;
   // 3x3 pad 1 (MobileNetV2) at stride 1 and 2 over widths around every vector boundary.
@@ -133,7 +114,7 @@ TEST_P(F32DwConvTest, MatchesReferenceOverTailsAndEpilogues) {
       f32_conv2d_ref(s, x.data(), w.data(), b, r, act, expected.data(), 0, s.batch * s.out_channels);
       const float sentinel = 777.0f;
       std::vector<float> got(residual.size() + 64, sentinel);  // the tail catches stores past the end
-      const DwConvPlane p = plane_of(s, act);
+      const DwConvPlane p = dwconv_plane_of(s, act);
       ASSERT_TRUE(f32_dwconv_fits_int32(p));
       for (int64_t i = 0; i < s.batch * s.out_channels; ++i) {
         const int64_t n = i / s.out_channels, oc = i % s.out_channels;
@@ -161,7 +142,7 @@ TEST_P(F32DwConvTest, ClampKeepsNaN) {
   act.min = 0.0f;
   act.max = 6.0f;
   std::vector<float> y(static_cast<size_t>(s.out_height * s.out_width));
-  v.fn(plane_of(s, act), x.data(), w.data(), -100.0f, nullptr, y.data());
+  v.fn(dwconv_plane_of(s, act), x.data(), w.data(), -100.0f, nullptr, y.data());
   for (int64_t oh = 0; oh < 3; ++oh) {
     for (int64_t ow = 0; ow < 20; ++ow) {
       const float got = y[oh * 20 + ow];

@@ -210,25 +210,6 @@ class Conv2dDepthwiseKernel final : public OpKernel {
   size_t input_slots_;
 };
 
-DwConvPlane dwconv_plane_of(const Conv2dShape& s, Activation act) {
-  DwConvPlane p;
-  p.in_height = s.in_height;
-  p.in_width = s.in_width;
-  p.out_height = s.out_height;
-  p.out_width = s.out_width;
-  p.kernel_h = s.kernel_h;
-  p.kernel_w = s.kernel_w;
-  p.stride_h = s.stride_h;
-  p.stride_w = s.stride_w;
-  p.pad_top = s.pad_top;
-  p.pad_left = s.pad_left;
-  p.dilation_h = s.dilation_h;
-  p.dilation_w = s.dilation_w;
-  p.min = act.min;
-  p.max = act.max;
-  return p;
-}
-
 // GEMM needs constant weights to prepack, and enough work per group to fill its tiles
 // (thin grouped convs stay on the plane-wise reference; depthwise takes its own kernel first).
 bool use_gemm(const NodeInfo& node, const Conv2dShape& s) {

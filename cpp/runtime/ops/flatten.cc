@@ -4,11 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "kernels/reference/copy_ref.h"
+#include "ops/copy_kernel.h"
 #include "ops/ops.h"
-#include "ops/parallel.h"
 #include "ops/validate.h"
-#include "threadpool/thread_pool.h"
 
 namespace deployrt {
 
@@ -40,23 +38,8 @@ Status infer_flatten(NodeInfo& node) {
   return Status::Ok();
 }
 
-class FlattenKernel final : public OpKernel {
- public:
-  void run(const TensorRef* inputs, TensorRef* outputs, void* /*workspace*/, ThreadPool& pool) const override {
-    const float* x = inputs[0].as<const float>();
-    float* y = outputs[0].as<float>();
-    pool.parallel_for(
-        inputs[0].desc->numel(), [&](int64_t begin, int64_t end) { f32_copy_ref(x, y, begin, end); },
-        kMinChunkWork * 4);
-  }
-};
-
-Result<std::unique_ptr<OpKernel>> create_flatten(const NodeInfo& /*node*/) {
-  return std::unique_ptr<OpKernel>(new FlattenKernel());
-}
-
 }  // namespace
 
-const OpDef kFlattenOp = {OpKind::kFlatten, "flatten", 1, 1, 1, infer_flatten, create_flatten};
+const OpDef kFlattenOp = {OpKind::kFlatten, "flatten", 1, 1, 1, infer_flatten, create_contiguous_copy};
 
 }  // namespace deployrt

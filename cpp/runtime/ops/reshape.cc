@@ -4,11 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "kernels/reference/copy_ref.h"
+#include "ops/copy_kernel.h"
 #include "ops/ops.h"
-#include "ops/parallel.h"
 #include "ops/validate.h"
-#include "threadpool/thread_pool.h"
 
 namespace deployrt {
 
@@ -32,23 +30,8 @@ Status infer_reshape(NodeInfo& node) {
   return Status::Ok();
 }
 
-class ReshapeKernel final : public OpKernel {
- public:
-  void run(const TensorRef* inputs, TensorRef* outputs, void* /*workspace*/, ThreadPool& pool) const override {
-    const float* x = inputs[0].as<const float>();
-    float* y = outputs[0].as<float>();
-    pool.parallel_for(
-        inputs[0].desc->numel(), [&](int64_t begin, int64_t end) { f32_copy_ref(x, y, begin, end); },
-        kMinChunkWork * 4);
-  }
-};
-
-Result<std::unique_ptr<OpKernel>> create_reshape(const NodeInfo& /*node*/) {
-  return std::unique_ptr<OpKernel>(new ReshapeKernel());
-}
-
 }  // namespace
 
-const OpDef kReshapeOp = {OpKind::kReshape, "reshape", 1, 1, 1, infer_reshape, create_reshape};
+const OpDef kReshapeOp = {OpKind::kReshape, "reshape", 1, 1, 1, infer_reshape, create_contiguous_copy};
 
 }  // namespace deployrt

@@ -123,12 +123,13 @@ def randomize_batch_norm(model: nn.Module, generator: Optional[torch.Generator] 
     """
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 c = m.num_features
                 m.running_mean.copy_(torch.randn(c, generator=generator) * 0.1)
                 m.running_var.copy_(torch.rand(c, generator=generator) * 0.5 + 0.75)
-                m.weight.copy_(torch.rand(c, generator=generator) * 0.5 + 0.75)
-                m.bias.copy_(torch.randn(c, generator=generator) * 0.1)
+                if m.weight is not None:  # affine=False has no weight or bias
+                    m.weight.copy_(torch.rand(c, generator=generator) * 0.5 + 0.75)
+                    m.bias.copy_(torch.randn(c, generator=generator) * 0.1)
     return model
 
 

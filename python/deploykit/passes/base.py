@@ -197,34 +197,36 @@ def _no_common_subexpressions(graph: Graph) -> Optional[str]:
     return None
 
 
+def _nothing_left_for(find: Callable, what: str) -> Callable[[Graph], Optional[str]]:
+    """A property check: `find(graph, node, uses, outputs)` (a pass's own matcher) finds
+    nothing more to rewrite. `what` describes a leftover, formatted with the node."""
+
+    def check(graph: Graph) -> Optional[str]:
+        use_table, outputs = uses(graph), output_names(graph)
+        for node in graph.nodes:
+            if find(graph, node, use_table, outputs) is not None:
+                return what.format(op=node.op, name=node.output.name)
+        return None
+
+    return check
+
+
 def _no_foldable_batch_norm(graph: Graph) -> Optional[str]:
     from .fold_batchnorm import find_fold
 
-    use_table, outputs = uses(graph), output_names(graph)
-    for node in graph.nodes:
-        if find_fold(graph, node, use_table, outputs) is not None:
-            return f"batch_norm -> %{node.output.name} can still be folded into its producer"
-    return None
+    return _nothing_left_for(find_fold, "batch_norm -> %{name} can still be folded into its producer")(graph)
 
 
 def _no_fusable_activation(graph: Graph) -> Optional[str]:
     from .fuse_activation import find_fusion
 
-    use_table, outputs = uses(graph), output_names(graph)
-    for node in graph.nodes:
-        if find_fusion(graph, node, use_table, outputs) is not None:
-            return f"{node.op} -> %{node.output.name} can still be fused into its producer"
-    return None
+    return _nothing_left_for(find_fusion, "{op} -> %{name} can still be fused into its producer")(graph)
 
 
 def _no_fusable_residual(graph: Graph) -> Optional[str]:
     from .fuse_residual import find_fusion
 
-    use_table, outputs = uses(graph), output_names(graph)
-    for node in graph.nodes:
-        if find_fusion(graph, node, use_table, outputs) is not None:
-            return f"add -> %{node.output.name} can still be fused into a conv2d/linear"
-    return None
+    return _nothing_left_for(find_fusion, "add -> %{name} can still be fused into a conv2d/linear")(graph)
 
 
 # name -> check(graph) returning None if the graph has the property, else why not.

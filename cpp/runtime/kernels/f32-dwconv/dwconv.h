@@ -11,6 +11,8 @@
 #include <cstdint>
 
 #include "cpu/cpu_features.h"
+#include "kernels/epilogue.h"
+#include "kernels/reference/conv2d_ref.h"
 
 namespace deployrt {
 
@@ -66,5 +68,8 @@ void f32_dwconv_interior_columns(const DwConvPlane& p, int64_t extra, int64_t* l
 /// with int32 indices). The op sends shapes that fail it (planes over 2^30 elements) to the
 /// reference kernel whatever the ISA, so every variant sees the same shapes.
 bool f32_dwconv_fits_int32(const DwConvPlane& p);
+
+/// The geometry of one depthwise plane of a conv2d node, with its clamp bounds.
+DwConvPlane dwconv_plane_of(const Conv2dShape& shape, Activation act);
 
 }  // namespace deployrt
