@@ -9,7 +9,8 @@ set(_deployrt_all_ops
   conv2d:kConv2dOp batch_norm:kBatchNormOp relu:kReluOp add:kAddOp max_pool2d:kMaxPool2dOp
   avg_pool2d:kAvgPool2dOp adaptive_avg_pool2d:kAdaptiveAvgPool2dOp flatten:kFlattenOp linear:kLinearOp
   hardtanh:kHardtanhOp sigmoid:kSigmoidOp mul:kMulOp reshape:kReshapeOp cat:kCatOp mean:kMeanOp
-  softmax:kSoftmaxOp)
+  softmax:kSoftmaxOp if:kIfOp loop:kLoopOp sub:kSubOp div:kDivOp compare:kCompareOp
+  logical_not:kLogicalNotOp logical:kLogicalOp sum:kSumOp cast:kCastOp size:kSizeOp)
 
 set(_deployrt_ops "${DEPLOYRT_OPS}")
 if(DEPLOYRT_OPS_FROM_ARCHIVE)

@@ -12,7 +12,8 @@ import sys
 # Op codes of docs/ops.md.
 OP_NAMES = {1: "conv2d", 2: "batch_norm", 3: "relu", 4: "add", 5: "max_pool2d", 6: "avg_pool2d",
             7: "adaptive_avg_pool2d", 8: "flatten", 9: "linear", 10: "hardtanh", 11: "sigmoid", 12: "mul",
-            13: "reshape", 14: "cat", 15: "mean", 16: "softmax"}
+            13: "reshape", 14: "cat", 15: "mean", 16: "softmax", 17: "if", 18: "loop", 19: "sub", 20: "div",
+            21: "compare", 22: "logical_not", 23: "logical", 24: "sum", 25: "cast", 26: "size"}
 
 
 def archive_ops(data: bytes):

@@ -3,7 +3,7 @@
 The tests use it to check what the writer produced without going through
 deploykit's own reader, so a bug shared by writer and reader cannot hide.
 Only what the tests inspect is decoded: header, section table, strings,
-tensor table, graph header and graph entries.
+tensor table, graph header, value entries and graph entries.
 """
 
 import json
@@ -105,6 +105,26 @@ class TensorEntry:
         return n
 
 
+VALUE_FLAG_SYMBOLIC = 1  # format 1.2: the value has symbolic dims
+
+
+@dataclass
+class ValueEntry:
+    name: int
+    kind: int
+    dtype: int
+    rank: int
+    tensor: int
+    flags: int
+    dims: List[int]
+
+    def symbolic_dims(self, strings: List[str]) -> List[object]:
+        """Each dim: its size, or (format 1.2, flags bit 0) a symbolic dim -(1 + s) as the
+        name of string s ("" for s = 0: dynamic without a name)."""
+        return [d if d >= 0 or not self.flags & VALUE_FLAG_SYMBOLIC else strings[-(d + 1)]
+                for d in self.dims[: self.rank]]
+
+
 @dataclass
 class Archive:
     data: bytes
@@ -151,6 +171,15 @@ class Archive:
         graphs_at = GRAPH_HEADER_SIZE + VALUE_ENTRY_SIZE * c["value_count"] + NODE_ENTRY_SIZE * c["node_count"]
         _name, _node_begin, node_count = struct.unpack_from("<III", self.section_bytes(KIND_GRAPH), graphs_at)
         return node_count
+
+    def values(self) -> List[ValueEntry]:
+        blob = self.section_bytes(KIND_GRAPH)
+        out = []
+        for i in range(self.graph_counts()["value_count"]):
+            base = GRAPH_HEADER_SIZE + VALUE_ENTRY_SIZE * i
+            fields = struct.unpack_from("<6I", blob, base)
+            out.append(ValueEntry(*fields, list(struct.unpack_from("<8q", blob, base + 24))))
+        return out
 
     def node_ops(self) -> List[int]:
         c = self.graph_counts()

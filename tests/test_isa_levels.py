@@ -1,4 +1,4 @@
-"""Parity at every kernel ISA level: the conv/linear/add op grids, the optimized kernels'
+"""Parity at every kernel ISA level: the conv/linear/add/max_pool2d op grids, the optimized kernels'
 shape classes (test_kernel_parity.py: depthwise, GEMV), ResNet-18/50 and MobileNetV2 logits
 re-run in subprocesses with DEPLOYRT_ISA=scalar, avx2 and avx512 (the ISA is read once per
 process, so each level needs its own process). A level the host cannot run is skipped,
@@ -18,6 +18,7 @@ SUBSET = [
     str(TESTS / "test_ops_parity.py") + "::test_conv2d_with_batchnorm_and_relu",
     str(TESTS / "test_ops_parity.py") + "::test_linear",
     str(TESTS / "test_ops_parity.py") + "::test_add",
+    str(TESTS / "test_ops_parity.py") + "::test_max_pool2d",
     str(TESTS / "test_ops_parity.py") + "::test_nan_and_inf_propagate_like_torch",
     str(TESTS / "test_kernel_parity.py"),
     str(TESTS / "test_mobilenet_v2.py") + "::test_exported_mobilenet_matches_torch[1]",

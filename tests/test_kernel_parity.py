@@ -1,7 +1,10 @@
 """The optimized kernels' shape classes against PyTorch: depthwise conv2d (kernels/f32-dwconv)
 over output widths around the 8- and 16-lane vectors and the 4-vector blocks, with the fused
 epilogue MobileNetV2 uses (BN folded, ReLU6, residual add); linear (kernels/f32-gemv) over row
-and column tails, ResNet/MobileNet classifier sizes and a fused ReLU. test_isa_levels.py re-runs
+and column tails, ResNet/MobileNet classifier sizes and a fused ReLU; Winograd F(4x4, 3x3)
+(kernels/f32-winograd: dense stride-1 3x3 convs with >= 16 channels and >= 16 tiles) over
+output sizes that are not multiples of 4, padding 0/1, odd channels, batch 2, and a ResNet
+basic block (BN folded, ReLU, residual add fused). test_isa_levels.py re-runs
 this file at every ISA level. Small tensors: the whole file stays fast.
 """
 
@@ -86,3 +89,42 @@ def test_linear_with_fused_relu(tmp_path):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(100, 50), nn.ReLU())
     check_parity(model, (torch.randn(3, 100, generator=torch.Generator().manual_seed(4)),), tmp_path / "lr.dkr")
+
+
+def _conv3x3(c, oc, padding=1, bias=True):
+    return lambda: nn.Conv2d(c, oc, 3, padding=padding, bias=bias)
+
+
+# Every case has >= 16 channels and >= 16 4x4 output tiles, so the runtime takes Winograd.
+WINOGRAD_CASES = [
+    ("w3x3_15x13", _conv3x3(16, 24), (1, 16, 15, 13)),         # right and bottom tail tiles
+    ("w3x3_pad0_18x17", _conv3x3(17, 33, padding=0), (1, 17, 18, 17)),  # odd channels, no padding
+    ("w3x3_batch2", _conv3x3(32, 16, bias=False), (2, 32, 9, 11)),      # tiles of two images
+    ("w3x3_wide", _conv3x3(16, 40), (1, 16, 5, 70)),            # 5 rows: a full and a 1-row tile row, 18 tiles wide
+]
+
+
+@_params(WINOGRAD_CASES)
+def test_winograd_conv2d(case, tmp_path):
+    name, build, shape = case
+    torch.manual_seed(0)
+    check_parity(build(), (torch.randn(*shape, generator=torch.Generator().manual_seed(5)),), tmp_path / f"{name}.dkr")
+
+
+class _BasicBlock(nn.Module):
+    """ResNet's basic block: conv-BN-ReLU, conv-BN, + x, ReLU (both convs 3x3, stride 1)."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.a = nn.Sequential(nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU())
+        self.b = nn.Sequential(nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c))
+
+    def forward(self, x):
+        return torch.relu(x + self.b(self.a(x)))
+
+
+def test_winograd_basic_block_with_fused_epilogue(tmp_path):
+    torch.manual_seed(0)
+    model = randomize_batchnorm(_BasicBlock(32))
+    x = torch.randn(1, 32, 19, 17, generator=torch.Generator().manual_seed(6)) * 2
+    check_parity(model, (x,), tmp_path / "basic.dkr")

@@ -244,6 +244,13 @@ MAXPOOL_CASES = [
     maxpool_case(2, 1, 1, hw=(3, 4)),
     maxpool_case(7, 1, 3, hw=(7, 7)),  # kernel = image
     maxpool_case(3, 2, 1, ceil=True, hw=(1, 1)),
+    # Wide rows reach the SIMD kernels' 4-vector interior blocks, single vectors and
+    # masked tails (kernels/f32-pool): stride 1, 2 (deinterleaved loads) and 3 (gathers).
+    maxpool_case(3, 1, 1, hw=(4, 83)),
+    maxpool_case(3, 2, 1, hw=(5, 150), tag="_resnet_stem_wide"),
+    maxpool_case(3, 2, 1, ceil=True, hw=(6, 141)),
+    maxpool_case(3, 3, 1, ceil=True, hw=(4, 110)),
+    maxpool_case(3, 2, 1, d=2, hw=(5, 97)),
 ]
 
 

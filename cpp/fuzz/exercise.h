@@ -71,16 +71,22 @@ inline Outcome exercise(const uint8_t* data, size_t size, bool run) {
   }
   if (!run) return Outcome::kLoadedNotRun;
   const deployrt::Module& module = loaded.value();
+  // A symbolic dim (dynamic shapes, -1 in inputs()) is run at a small size.
+  auto concrete = [](const deployrt::TensorInfo& info) {
+    std::vector<int64_t> shape = info.shape;
+    for (int64_t& d : shape) d = d < 0 ? 2 : d;
+    return shape;
+  };
   uint64_t total = 0;
   for (const deployrt::TensorInfo& info : module.inputs()) {
     int64_t numel = 1;
-    for (int64_t d : info.shape) numel *= d;  // verified: cannot overflow
+    for (int64_t d : concrete(info)) numel *= d;  // verified: cannot overflow
     total += static_cast<uint64_t>(numel) * deployrt::dtype_size(info.dtype);
     if (total > kFuzzInputBytes) return Outcome::kLoadedNotRun;
   }
   std::vector<deployrt::Tensor> inputs;
   for (const deployrt::TensorInfo& info : module.inputs()) {
-    deployrt::Tensor t = deployrt::Tensor::empty(info.dtype, info.shape);
+    deployrt::Tensor t = deployrt::Tensor::empty(info.dtype, concrete(info));
     fill_input(t.data(), info.dtype, t.numel());
     inputs.push_back(t);
   }

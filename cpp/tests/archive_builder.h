@@ -93,6 +93,10 @@ class ArchiveBuilder {
   static AttrSpec ints_attr(std::string name, std::vector<int64_t> v) {
     return {std::move(name), deployrt::AttrType::kInts, 0, 0, std::move(v)};
   }
+  /// A GRAPH attribute naming graph `graph_index` (as returned by end_subgraph).
+  static AttrSpec graph_attr(std::string name, uint32_t graph_index) {
+    return {std::move(name), deployrt::AttrType::kGraph, graph_index, 0, {}};
+  }
 
   // The tables, public so tests can corrupt any field before build().
   std::vector<std::string> strings{""};
@@ -141,6 +145,79 @@ class ArchiveBuilder {
     return id;
   }
 
+  /// A constant of any dtype from raw element values (int64_t for i64, uint8_t for bool).
+  template <class T>
+  uint32_t typed_constant(const std::string& name, DType dtype, const std::vector<int64_t>& dims,
+                          const std::vector<T>& data) {
+    std::vector<float> none;
+    tensor(name, dims, none);
+    TensorRow& t = tensors.back();
+    t.dtype = static_cast<uint32_t>(dtype);
+    t.nbytes = data.size() * sizeof(T);
+    t.data.resize(t.nbytes);
+    if (!data.empty()) std::memcpy(t.data.data(), data.data(), t.nbytes);
+    weights_size = t.data_offset + std::max<uint64_t>(t.nbytes, 1);
+    uint32_t id = add_value(name, 2, dtype, dims);
+    values[id].tensor = static_cast<uint32_t>(tensors.size() - 1);
+    return id;
+  }
+
+  // Subgraphs (if/loop bodies). Define each one between begin_subgraph and end_subgraph,
+  // before the nodes of the graph that uses it (inner subgraphs first), so every graph's
+  // nodes stay one contiguous range; the main graph's nodes are those added after the last
+  // end_subgraph. Subgraph i (0-based, in order of definition) is archive graph i + 1.
+  void begin_subgraph(const std::string& name) {
+    open_subgraph_ = GraphRow();
+    open_subgraph_.name = str(name);
+    open_subgraph_.node_begin = static_cast<uint32_t>(nodes.size());
+    subgraph_inputs_.clear();
+  }
+  /// A graph input of the subgraph being defined.
+  uint32_t sub_input(const std::string& name, DType dtype, const std::vector<int64_t>& dims) {
+    uint32_t id = add_value(name, 1, dtype, dims);
+    subgraph_inputs_.push_back(id);
+    return id;
+  }
+  /// Closes the subgraph with these outputs; returns its archive graph index.
+  uint32_t end_subgraph(const std::vector<uint32_t>& outputs) {
+    GraphRow g = open_subgraph_;
+    g.node_count = static_cast<uint32_t>(nodes.size()) - g.node_begin;
+    g.input_begin = static_cast<uint32_t>(indices.size());
+    g.input_count = static_cast<uint32_t>(subgraph_inputs_.size());
+    indices.insert(indices.end(), subgraph_inputs_.begin(), subgraph_inputs_.end());
+    g.output_begin = static_cast<uint32_t>(indices.size());
+    g.output_count = static_cast<uint32_t>(outputs.size());
+    indices.insert(indices.end(), outputs.begin(), outputs.end());
+    subgraph_rows.push_back(g);
+    main_node_begin_ = static_cast<uint32_t>(nodes.size());
+    return static_cast<uint32_t>(subgraph_rows.size());
+  }
+  std::vector<GraphRow> subgraph_rows;  // graphs 1.. (editable before build())
+
+  /// A node with any number of outputs of any dtype: `outputs` lists (dtype, dims).
+  std::vector<uint32_t> node_multi(deployrt::OpKind op, const std::string& name, const std::vector<uint32_t>& inputs,
+                                   const std::vector<std::pair<DType, std::vector<int64_t>>>& outputs,
+                                   const std::vector<AttrSpec>& attr_specs = {}) {
+    node(op, name, inputs, {}, attr_specs);
+    NodeRow& n = nodes.back();
+    // node() made one f32 output; replace it by the requested list.
+    values.pop_back();
+    indices.pop_back();
+    std::vector<uint32_t> ids;
+    n.output_begin = static_cast<uint32_t>(indices.size());
+    n.output_count = static_cast<uint32_t>(outputs.size());
+    for (size_t k = 0; k < outputs.size(); ++k) {
+      ids.push_back(add_value(name + ".out" + std::to_string(k), 3, outputs[k].first, outputs[k].second));
+      indices.push_back(ids.back());
+    }
+    return ids;
+  }
+  /// A one-output node of dtype `dtype`.
+  uint32_t node_of(deployrt::OpKind op, DType dtype, const std::string& name, const std::vector<uint32_t>& inputs,
+                   const std::vector<int64_t>& out_dims, const std::vector<AttrSpec>& attr_specs = {}) {
+    return node_multi(op, name, inputs, {{dtype, out_dims}}, attr_specs)[0];
+  }
+
   /// Adds an f32 entry to the tensor table only (no value); returns its tensor index.
   uint32_t tensor(const std::string& name, const std::vector<int64_t>& dims, const std::vector<float>& data) {
     TensorRow t;
@@ -177,7 +254,9 @@ class ArchiveBuilder {
       AttrRow a;
       a.name = str(spec.name);
       a.type = static_cast<uint32_t>(spec.type);
-      if (spec.type == deployrt::AttrType::kInt) a.a = static_cast<uint64_t>(spec.i);
+      if (spec.type == deployrt::AttrType::kInt || spec.type == deployrt::AttrType::kGraph) {
+        a.a = static_cast<uint64_t>(spec.i);
+      }
       if (spec.type == deployrt::AttrType::kFloat) std::memcpy(&a.a, &spec.f, 8);
       if (spec.type == deployrt::AttrType::kInts) {
         a.a = ints.size();
@@ -197,8 +276,8 @@ class ArchiveBuilder {
     if (!graphs.empty()) return;
     GraphRow g;
     g.name = str("main");
-    g.node_begin = 0;
-    g.node_count = static_cast<uint32_t>(nodes.size());
+    g.node_begin = main_node_begin_;
+    g.node_count = static_cast<uint32_t>(nodes.size()) - main_node_begin_;
     g.input_begin = static_cast<uint32_t>(indices.size());
     g.input_count = static_cast<uint32_t>(graph_inputs.size());
     indices.insert(indices.end(), graph_inputs.begin(), graph_inputs.end());
@@ -206,6 +285,7 @@ class ArchiveBuilder {
     g.output_count = static_cast<uint32_t>(graph_outputs.size());
     indices.insert(indices.end(), graph_outputs.begin(), graph_outputs.end());
     graphs.push_back(g);
+    graphs.insert(graphs.end(), subgraph_rows.begin(), subgraph_rows.end());
   }
 
   /// Sections after the five of format 1.0 (kind, bytes), e.g. TEST_VECTORS; set
@@ -255,6 +335,9 @@ class ArchiveBuilder {
 
  private:
   std::unordered_map<std::string, uint32_t> string_ids_{{"", 0}};
+  GraphRow open_subgraph_;
+  std::vector<uint32_t> subgraph_inputs_;
+  uint32_t main_node_begin_ = 0;
 
   std::vector<uint8_t> strings_section() const {
     std::vector<uint8_t> s(8 + 8 * strings.size(), 0);

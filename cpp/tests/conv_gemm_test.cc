@@ -127,17 +127,18 @@ TEST(ConvGemm, EveryVariantMatchesReference) {
   if (skipped > 0) std::printf("[ INFO ] %d GEMM variant(s) skipped: this host lacks their ISA\n", skipped);
 }
 
-// The op end to end (it picks the GEMM path for constant weights) on a ResNet-like block
-// with the whole epilogue, against the reference, at 1 and 2 threads (bit-identical).
+// The op end to end (it picks the GEMM path for constant weights) on a ResNet-like
+// downsampling 3x3 (stride 2: stride-1 3x3 convs go to Winograd, winograd_test.cc) with
+// the whole epilogue, against the reference, at 1 and 2 threads (bit-identical).
 TEST(ConvGemm, OpMatchesReferenceWithFusedEpilogue) {
-  const Case k = {1, 32, 14, 14, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  const Case k = {1, 32, 14, 14, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1};
   const Conv2dShape s = shape_of(k);
   const std::vector<float> x = testing::random_values(k.n * k.c * k.h * k.w, 1);
   const std::vector<float> w = testing::random_values(k.oc * k.c * 9, 2);
   const std::vector<float> bias = testing::random_values(k.oc, 3);
   const std::vector<float> residual = testing::random_values(k.oc * s.out_height * s.out_width, 4);
   testing::OpTester t(OpKind::kConv2d);
-  t.attr_ints("stride", {1, 1}).attr_ints("pads", {1, 1, 1, 1}).attr_ints("dilation", {1, 1}).attr_int("groups", 1);
+  t.attr_ints("stride", {2, 2}).attr_ints("pads", {1, 1, 1, 1}).attr_ints("dilation", {1, 1}).attr_int("groups", 1);
   t.attr_float("act_min", 0.0).attr_float("act_max", 1.5);
   t.input({k.n, k.c, k.h, k.w}, x).constant({k.oc, k.c, 3, 3}, w).constant({k.oc}, bias);
   t.input({k.n, k.oc, s.out_height, s.out_width}, residual);

@@ -13,16 +13,19 @@ using testing::f32_desc;
 TEST(OpTable, EveryCodeOfOpsMdHasItsOp) {
   const char* const names[] = {"conv2d", "batch_norm", "relu", "add", "max_pool2d", "avg_pool2d",
                                "adaptive_avg_pool2d", "flatten", "linear", "hardtanh", "sigmoid", "mul",
-                               "reshape", "cat", "mean", "softmax"};
+                               "reshape", "cat", "mean", "softmax", "if", "loop", "sub", "div", "compare",
+                               "logical_not", "logical", "sum", "cast", "size"};
   for (uint32_t code = 1; code < static_cast<uint32_t>(OpKind::kCount); ++code) {
     const OpDef* def = find_op(code);
     ASSERT_NE(def, nullptr) << code;
     EXPECT_EQ(static_cast<uint32_t>(def->kind), code);
     EXPECT_STREQ(def->name, names[code - 1]);
     EXPECT_EQ(op_name(code), names[code - 1]);
-    EXPECT_GE(def->min_inputs, 1);
+    EXPECT_GE(def->min_inputs, code == static_cast<uint32_t>(OpKind::kLoop) ? 2 : 1);
     EXPECT_TRUE(def->max_inputs == -1 || def->max_inputs >= def->min_inputs);
-    EXPECT_EQ(def->num_outputs, 1);
+    // if and loop have as many outputs as their subgraphs return.
+    const bool control_flow = code == static_cast<uint32_t>(OpKind::kIf) || code == static_cast<uint32_t>(OpKind::kLoop);
+    EXPECT_EQ(def->num_outputs, control_flow ? -1 : 1);
     EXPECT_NE(def->infer, nullptr);
     EXPECT_NE(def->create, nullptr);
   }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -81,6 +82,24 @@ TEST(ThreadPool, ManyShortJobs) {
     pool.parallel_for(4, [&](int64_t b, int64_t e) { total += e - b; });
   }
   EXPECT_EQ(total.load(), 80000);
+}
+
+TEST(ThreadPool, EveryChunkRunsOnceWhileThreadsRaceToClaimThem) {
+  // Chunks go to whichever thread claims them first (caller included), and workers may
+  // still be finishing, spinning or asleep from the previous job: back-to-back jobs of
+  // varying sizes must each cover their range exactly once, with the same chunk bounds.
+  ThreadPool pool(4);
+  for (int job = 0; job < 5000; ++job) {
+    const int64_t n = 2 + job % 9;
+    std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+    std::atomic<int> chunks{0};
+    pool.parallel_for(n, [&](int64_t begin, int64_t end) {
+      chunks++;
+      for (int64_t i = begin; i < end; ++i) hits[static_cast<size_t>(i)]++;
+    });
+    ASSERT_EQ(chunks.load(), std::min<int64_t>(4, n)) << "job " << job;
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << "job " << job << " i " << i;
+  }
 }
 
 TEST(ThreadPool, ConcurrentCallersAreSerialized) {

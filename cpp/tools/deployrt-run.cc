@@ -208,6 +208,9 @@ int main(int argc, char** argv) {
   }
   if (args.empty()) {  // timing without --input: zero-filled inputs of the model's shapes
     for (const deployrt::TensorInfo& info : m.inputs()) {
+      for (int64_t d : info.shape) {
+        if (d < 0) return usage_error("input '" + info.name + "' has symbolic dims (dynamic shapes): give --input");
+      }
       args.push_back(deployrt::Tensor::empty(info.dtype, info.shape));
       if (args.back().nbytes() > 0) std::memset(args.back().data(), 0, args.back().nbytes());
     }

@@ -56,21 +56,62 @@ def _load_model(spec: str):
     return model
 
 
+def _load_exported_program(path: str):
+    """A .pt2 file written by torch.export.save."""
+    import torch
+
+    if not os.path.exists(path):
+        raise ExportError(f"ExportedProgram file '{path}' does not exist")
+    try:
+        return torch.export.load(path)
+    except Exception as e:  # torch raises many types for a bad file
+        raise ExportError(f"cannot load ExportedProgram file '{path}': {str(e).strip().splitlines()[0]}") from None
+
+
 def cmd_export(args) -> int:
+    if args.model.lower().endswith(".onnx"):
+        return _export_onnx(args)
     import torch
 
     from .export import export
 
-    if not args.input_shape:
+    # A saved ExportedProgram (torch.export.save) carries its example inputs: --input-shape is optional.
+    program_file = args.model.lower().endswith(".pt2")
+    if not args.input_shape and not program_file:
         raise ExportError("give the shape of every model input with --input-shape, e.g. --input-shape 1,3,224,224")
-    model = _load_model(args.model)
+    model = _load_exported_program(args.model) if program_file else _load_model(args.model)
     torch.manual_seed(0)
-    inputs = tuple(torch.randn(*shape) for shape in args.input_shape)
+    inputs = tuple(torch.randn(*shape) for shape in args.input_shape) or None
     passes = None
     if args.passes is not None:
         passes = [p.strip() for p in args.passes.split(",") if p.strip()]
+    dynamic_dims = None
+    if getattr(args, "dynamic", None):
+        from .dynamic import parse_dynamic_spec
+
+        dynamic_dims = parse_dynamic_spec(args.dynamic)
     graph = export(model, inputs, args.output, optimize=not args.no_optimize, passes=passes,
-                   print_after_all=args.print_after_all, embed_test_vectors=args.embed_test_vectors)
+                   print_after_all=args.print_after_all, embed_test_vectors=args.embed_test_vectors,
+                   dynamic_dims=dynamic_dims, method=args.method)
+    size = os.path.getsize(args.output)
+    print(f"wrote {args.output}: {len(graph.nodes)} nodes, {graph.num_parameters():,} parameters, "
+          f"{size / 1e6:.1f} MB")
+    return 0
+
+
+def _export_onnx(args) -> int:
+    """An ONNX file: its own static input shapes, or --input-shape for each input (fixing dynamic dims)."""
+    import numpy as np
+
+    from .export import export_onnx
+
+    rng = np.random.default_rng(0)
+    inputs = [rng.standard_normal(shape).astype(np.float32) for shape in args.input_shape] or None
+    passes = None
+    if args.passes is not None:
+        passes = [p.strip() for p in args.passes.split(",") if p.strip()]
+    graph = export_onnx(args.model, args.output, inputs, optimize=not args.no_optimize, passes=passes,
+                        print_after_all=args.print_after_all, embed_test_vectors=args.embed_test_vectors)
     size = os.path.getsize(args.output)
     print(f"wrote {args.output}: {len(graph.nodes)} nodes, {graph.num_parameters():,} parameters, "
           f"{size / 1e6:.1f} MB")
@@ -283,10 +324,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     p = sub.add_parser("export", help="export a TorchScript file or a model factory to an archive")
-    p.add_argument("model", metavar="MODEL", help="a TorchScript .pt file or package.module:factory")
+    p.add_argument("model", metavar="MODEL", help="a TorchScript .pt file, an ONNX .onnx file (needs the 'onnx' "
+                                                  "package), a torch.export .pt2 file or package.module:factory")
     p.add_argument("-o", "--output", required=True, help="archive to write (.dkr)")
     p.add_argument("--input-shape", action="append", type=_parse_shape, default=[], metavar="SHAPE",
                    help="shape of one model input, e.g. 1,3,224,224 (repeat for several inputs)")
+    p.add_argument("--method", default="trace", metavar="METHOD",
+                   help="how a factory's nn.Module is captured: trace (torch.jit.trace, the default), script "
+                        "(torch.jit.script: if/loop on run-time values) or export "
+                        "(torch.export; a saved ExportedProgram .pt2 file always goes this way)")
     p.add_argument("--no-optimize", action="store_true", help="write the graph as captured, without passes")
     p.add_argument("--passes", metavar="A,B,C", default=None,
                    help="run these passes in this order instead of the default pipeline "
@@ -296,6 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--embed-test-vectors", action="store_true",
                    help="store the example inputs and PyTorch's outputs in the archive "
                         "(for `deployrt-run --selftest` and `deploykit verify`)")
+    p.add_argument("--dynamic", action="append", default=[], metavar="INPUT:DIM=SYM,...",
+                   help="symbolic input dims, e.g. x:0=N,2=H,3=W (repeat per input): the archive runs any "
+                        "size of them the model can take")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("run", help="run an archive on .npy inputs")

@@ -56,6 +56,30 @@ def _to_numpy(obj, index: int, name: str) -> np.ndarray:
                          f"buffer-protocol object, got {type(obj).__name__}") from None
 
 
+def _is_python_scalar(obj) -> bool:
+    return isinstance(obj, (bool, int, float))
+
+
+def _scalar_to_numpy(obj, index: int, name: str, dtype: str) -> np.ndarray:
+    """A 0-d array for a Python scalar input (a scripted signature's int, float or bool).
+
+    int -> i64[], float -> f32[] (TorchScript's double narrowed to f32, as the archive
+    stores it), bool -> bool[]. An int also fills an f32 input (Python promotes it in
+    arithmetic); any other pairing is an InputError, not a silent cast.
+    """
+    if isinstance(obj, bool):
+        ok = dtype == "bool"
+    elif isinstance(obj, int):
+        ok = dtype in ("i64", "f32")
+        if dtype == "i64" and not -(2 ** 63) <= obj < 2 ** 63:
+            raise InputError(f"input {index} ('{name}'): {obj} does not fit in i64")
+    else:
+        ok = dtype == "f32"
+    if not ok:
+        raise InputError(f"input {index} ('{name}'): expected {dtype}, got a Python {type(obj).__name__}")
+    return np.array(obj, dtype=NUMPY_DTYPES[dtype])
+
+
 class Module:
     """A loaded archive. Call it with the model's inputs (numpy arrays or torch tensors)."""
 
@@ -70,6 +94,11 @@ class Module:
     @property
     def inputs(self) -> List[Tuple[str, str, Tuple[int, ...]]]:
         return list(self._inputs)
+
+    @property
+    def input_dim_names(self) -> List[List[str]]:
+        """Per input, each dim's symbol name ("N"), "" for a fixed dim; [] when all are fixed."""
+        return [list(names) for names in self._native.input_dim_names]
 
     @property
     def outputs(self) -> List[Tuple[str, str, Tuple[int, ...]]]:
@@ -137,12 +166,14 @@ class Module:
                              f"({', '.join(n for n, _, _ in self._inputs)}), got {len(inputs)}")
         arrays = []
         for i, (obj, (name, dtype, shape)) in enumerate(zip(inputs, self._inputs)):
-            array = _to_numpy(obj, i, name)
+            array = _scalar_to_numpy(obj, i, name, dtype) if _is_python_scalar(obj) else _to_numpy(obj, i, name)
             expected = NUMPY_DTYPES.get(dtype)
             # No silent casts: a float64 array for an f32 model is a caller bug worth reporting.
             if expected is not None and array.dtype != expected:
                 raise InputError(f"input {i} ('{name}'): expected dtype {dtype} ({expected}), got {array.dtype}")
-            if tuple(array.shape) != shape:
+            # -1: a symbolic dim (dynamic shapes): the runtime checks those inputs itself,
+            # naming the dim and symbol.
+            if -1 not in shape and tuple(array.shape) != shape:
                 raise InputError(f"input {i} ('{name}'): expected shape {list(shape)}, got {list(array.shape)}")
             # copy(order='C'), not ascontiguousarray, which turns 0-d arrays into 1-d ones.
             arrays.append(array if array.flags.c_contiguous else array.copy(order="C"))

@@ -83,19 +83,42 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
     const archive::MmapFile* file = &impl->file_;
     release_constant = [file](const void* p, size_t bytes) { file->release_resident_range(p, bytes); };
   }
-  Result<std::vector<PreparedNode>> nodes = prepare_graph(impl->view_, 0, release_constant);
-  if (!nodes.ok()) return nodes.status();
-  Result<std::unique_ptr<Executor>> executor =
-      Executor::create(impl->view_, 0, std::move(nodes).value(), arena_limit);
-  if (!executor.ok()) return executor.status();
-  impl->executor_ = std::move(executor).value();
-
-  const archive::GraphEntry graph = impl->view_.graph(0);
-  for (uint32_t k = 0; k < graph.input_count; ++k) {
-    impl->inputs.push_back(info_of(impl->view_, impl->view_.index_at(uint64_t{graph.input_begin} + k)));
+  if (options.max_shape_specializations < 0) {
+    return Status(ErrorCode::kInput, str_cat("LoadOptions.max_shape_specializations is ",
+                                             options.max_shape_specializations, ", expected >= 0"));
   }
-  for (uint32_t k = 0; k < graph.output_count; ++k) {
-    impl->outputs.push_back(info_of(impl->view_, impl->view_.index_at(uint64_t{graph.output_begin} + k)));
+  if (ShapeSpecializer::has_symbolic_dims(impl->view_)) {
+    // Dynamic shapes: ops are prepared per input shape on first use (api/shape_specializer.h);
+    // only what does not depend on shapes is checked now.
+    Status known = check_graph_ops(impl->view_, 0);
+    if (!known.ok()) return known;
+    constexpr int kDefaultSpecializations = 4;
+    const int capacity = options.max_shape_specializations > 0 ? options.max_shape_specializations
+                                                                 : kDefaultSpecializations;
+    Result<std::unique_ptr<ShapeSpecializer>> specializer =
+        ShapeSpecializer::create(impl->view_, static_cast<size_t>(capacity), arena_limit, impl->isa);
+    if (!specializer.ok()) return specializer.status();
+    impl->dynamic_ = std::move(specializer).value();
+    impl->inputs = impl->dynamic_->input_infos();
+    impl->outputs = impl->dynamic_->output_infos();
+  } else {
+    Result<std::vector<PreparedNode>> nodes = prepare_graph(impl->view_, 0, release_constant);
+    if (!nodes.ok()) return nodes.status();
+    Result<std::unique_ptr<Executor>> executor =
+        Executor::create(impl->view_, 0, std::move(nodes).value(), arena_limit);
+    if (!executor.ok()) return executor.status();
+    impl->executor_ = std::move(executor).value();
+    // Executor::create copied the small constants out of the map, and each read faulted
+    // a whole page-cache folio (up to 2 MB) back in: release them again.
+    if (impl->file_.data() != nullptr) impl->file_.release_resident_pages();
+
+    const archive::GraphEntry graph = impl->view_.graph(0);
+    for (uint32_t k = 0; k < graph.input_count; ++k) {
+      impl->inputs.push_back(info_of(impl->view_, impl->view_.index_at(uint64_t{graph.input_begin} + k)));
+    }
+    for (uint32_t k = 0; k < graph.output_count; ++k) {
+      impl->outputs.push_back(info_of(impl->view_, impl->view_.index_at(uint64_t{graph.output_begin} + k)));
+    }
   }
   impl->metadata = std::string(impl->view_.metadata());
   impl->num_threads = options.num_threads > 0 ? options.num_threads
@@ -104,7 +127,9 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
   const int max_calls = options.max_concurrent_calls > 0
                             ? options.max_concurrent_calls
                             : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  impl->contexts_ = std::make_unique<RunContextPool>(impl->executor_->arena_bytes(), static_cast<size_t>(max_calls));
+  // With dynamic shapes each context grows its arena to the largest shape it ran (RunContext::reserve).
+  impl->contexts_ = std::make_unique<RunContextPool>(impl->executor_ ? impl->executor_->arena_bytes() : 0,
+                                                     static_cast<size_t>(max_calls));
   return Module(std::move(impl));
 }
 
@@ -160,12 +185,30 @@ Status Module::Impl::check_inputs(const std::vector<Tensor>& args, std::vector<c
   return Status::Ok();
 }
 
-Status Module::Impl::execute(const std::vector<const void*>& input_data, const std::vector<void*>& output_data,
-                             double* node_seconds,
+Status Module::Impl::begin_call(const std::vector<Tensor>& args, Call* call) const {
+  call->outputs_of = &outputs;
+  if (!dynamic_) {
+    call->executor = executor_.get();
+    return check_inputs(args, &call->input_data);
+  }
+  Result<std::shared_ptr<const Specialization>> specialization = dynamic_->get(args);  // checks the inputs
+  if (!specialization.ok()) return specialization.status();
+  call->specialization = std::move(specialization).value();
+  call->executor = call->specialization->executor.get();
+  call->input_data.clear();
+  for (const Tensor& t : args) call->input_data.push_back(t.data());
+  return Status::Ok();
+}
+
+Status Module::Impl::execute(const Call& call, const std::vector<void*>& output_data, double* node_seconds,
                              const std::function<void(size_t, const TensorRef*)>* observe) const {
   Result<std::unique_ptr<RunContext>> acquired = contexts_->acquire();
   if (!acquired.ok()) return acquired.status();
   ScopedRunContext context(*contexts_, std::move(acquired).value());
+  if (call.specialization) {
+    Status reserved = context->reserve(call.executor->arena_bytes());
+    if (!reserved.ok()) return reserved;
+  }
   // The shared intra-op pool runs one call at a time; a concurrent call uses its
   // context's one-thread pool (inline, no threads) instead of waiting for it.
   const bool own_pool = !pool_busy_.exchange(true, std::memory_order_acquire);
@@ -175,33 +218,33 @@ Status Module::Impl::execute(const std::vector<const void*>& input_data, const s
     pool = context->inline_pool.get();
   }
   auto* arena = static_cast<uint8_t*>(context->arena.get());
-  executor_->run(input_data, arena, *pool, output_data, node_seconds, observe);
+  call.executor->run(call.input_data, arena, *pool, output_data, node_seconds, observe);
   if (own_pool) pool_busy_.store(false, std::memory_order_release);
   return Status::Ok();
 }
 
 Result<std::vector<Tensor>> Module::Impl::forward(const std::vector<Tensor>& args, double* node_seconds) const {
-  std::vector<const void*> input_data;
-  Status checked = check_inputs(args, &input_data);
+  Call call;
+  Status checked = begin_call(args, &call);
   if (!checked.ok()) return checked;
   std::vector<Tensor> results;
   std::vector<void*> output_data;
   try {  // Tensor::empty reports out-of-memory with std::bad_alloc; nothing escapes here
-    for (const TensorInfo& out : outputs) {
-      results.push_back(Tensor::empty(out.dtype, out.shape));
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      results.push_back(Tensor::empty(outputs[i].dtype, call.output_shape(i)));
       output_data.push_back(results.back().data());
     }
   } catch (const std::bad_alloc&) {
     return Status(ErrorCode::kLimit, "out of memory allocating the outputs");
   }
-  Status ran = execute(input_data, output_data, node_seconds);
+  Status ran = execute(call, output_data, node_seconds);
   if (!ran.ok()) return ran;
   return Result<std::vector<Tensor>>(std::move(results));
 }
 
 Status Module::Impl::forward_into(const std::vector<Tensor>& args, std::vector<Tensor>& outs) const {
-  std::vector<const void*> input_data;
-  Status checked = check_inputs(args, &input_data);
+  Call call;
+  Status checked = begin_call(args, &call);
   if (!checked.ok()) return checked;
   if (outs.size() != outputs.size()) {
     return Status(ErrorCode::kInput, str_cat("expected ", outputs.size(), " output tensors, got ", outs.size()));
@@ -211,9 +254,9 @@ Status Module::Impl::forward_into(const std::vector<Tensor>& args, std::vector<T
     const TensorInfo& want = outputs[i];
     Tensor& got = outs[i];
     const std::string label = str_cat("output ", i, want.name.empty() ? "" : str_cat(" '", want.name, "'"));
-    if (got.dtype() != want.dtype || got.shape() != want.shape) {
-      return Status(ErrorCode::kInput, str_cat(label, ": expected ", describe(want.dtype, want.shape), ", got ",
-                                               describe(got.dtype(), got.shape())));
+    if (got.dtype() != want.dtype || got.shape() != call.output_shape(i)) {
+      return Status(ErrorCode::kInput, str_cat(label, ": expected ", describe(want.dtype, call.output_shape(i)),
+                                               ", got ", describe(got.dtype(), got.shape())));
     }
     if (got.data() == nullptr && got.nbytes() > 0) return Status(ErrorCode::kInput, label + ": data pointer is null");
     output_data[i] = got.data();
@@ -236,12 +279,12 @@ Status Module::Impl::forward_into(const std::vector<Tensor>& args, std::vector<T
       }
     }
   }
-  return execute(input_data, output_data, nullptr);
+  return execute(call, output_data, nullptr);
 }
 
 Result<std::vector<DebugValue>> Module::Impl::forward_debug(const std::vector<Tensor>& args) const {
-  std::vector<const void*> input_data;
-  Status checked = check_inputs(args, &input_data);
+  Call call;
+  Status checked = begin_call(args, &call);
   if (!checked.ok()) return checked;
   std::vector<DebugValue> values;
   std::vector<Tensor> results;
@@ -249,8 +292,8 @@ Result<std::vector<DebugValue>> Module::Impl::forward_debug(const std::vector<Te
   bool out_of_memory = false;
   const std::function<void(size_t, const TensorRef*)> observe = [&](size_t step, const TensorRef* outs) {
     if (out_of_memory) return;
-    const NodeInfo& info = executor_->node_info(step);
-    const std::vector<uint32_t>& ids = executor_->node_output_ids(step);
+    const NodeInfo& info = call.executor->node_info(step);
+    const std::vector<uint32_t>& ids = call.executor->node_output_ids(step);
     try {
       for (size_t k = 0; k < info.outputs.size(); ++k) {
         const TensorDesc& desc = info.outputs[k];
@@ -267,14 +310,14 @@ Result<std::vector<DebugValue>> Module::Impl::forward_debug(const std::vector<Te
     }
   };
   try {
-    for (const TensorInfo& out : outputs) {
-      results.push_back(Tensor::empty(out.dtype, out.shape));
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      results.push_back(Tensor::empty(outputs[i].dtype, call.output_shape(i)));
       output_data.push_back(results.back().data());
     }
   } catch (const std::bad_alloc&) {
     return Status(ErrorCode::kLimit, "out of memory allocating the outputs");
   }
-  Status ran = execute(input_data, output_data, nullptr, &observe);
+  Status ran = execute(call, output_data, nullptr, &observe);
   if (!ran.ok()) return ran;
   if (out_of_memory) return Status(ErrorCode::kLimit, "forward_debug: out of memory copying the intermediate values");
   return values;
@@ -282,14 +325,17 @@ Result<std::vector<DebugValue>> Module::Impl::forward_debug(const std::vector<Te
 
 Result<std::vector<NodeProfile>> Module::Impl::profile(const std::vector<Tensor>& args, int runs) const {
   if (runs < 1) return Status(ErrorCode::kInput, str_cat("profile: runs is ", runs, ", expected >= 1"));
-  std::vector<double> seconds(executor_->num_nodes(), 0.0);
+  Call call;  // the executor whose nodes are timed (its shapes give the flops)
+  Status checked = begin_call(args, &call);
+  if (!checked.ok()) return checked;
+  std::vector<double> seconds(call.executor->num_nodes(), 0.0);
   for (int r = 0; r < runs; ++r) {
     Result<std::vector<Tensor>> outputs = forward(args, seconds.data());
     if (!outputs.ok()) return outputs.status();
   }
   std::vector<NodeProfile> profiles(seconds.size());
   for (size_t i = 0; i < seconds.size(); ++i) {
-    const NodeInfo& info = executor_->node_info(i);
+    const NodeInfo& info = call.executor->node_info(i);
     profiles[i].name = info.name;
     profiles[i].op = op_name(static_cast<uint32_t>(info.op));
     profiles[i].milliseconds = seconds[i] * 1e3 / runs;

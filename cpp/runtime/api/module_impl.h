@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/run_context.h"
+#include "api/shape_specializer.h"
 #include "archive/mmap_file.h"
 #include "archive/reader.h"
 #include "archive/test_vectors.h"
@@ -42,26 +43,43 @@ class Module::Impl {
   int num_threads = 1;
   IsaLevel isa = IsaLevel::kScalar;  // what the kernels were chosen for (LoadOptions::max_isa)
 
-  uint64_t arena_bytes() const { return executor_->arena_bytes(); }
-  size_t num_nodes() const { return executor_->num_nodes(); }
+  uint64_t arena_bytes() const { return dynamic_ ? dynamic_->last_arena_bytes() : executor_->arena_bytes(); }
+  size_t num_nodes() const { return dynamic_ ? view_.graph(0).node_count : executor_->num_nodes(); }
+  /// The implementation behind a Module (null when empty); for tests.
+  static const Impl* of(const Module& module) { return module.impl_.get(); }
+  /// Non-null when the archive has symbolic dims (tests read its counters).
+  const ShapeSpecializer* specializer() const { return dynamic_.get(); }
 
  private:
   // Verifies and prepares the bytes already held by *this.
   static Result<Module> finish_load(std::shared_ptr<Impl> impl, const uint8_t* data, size_t size,
                                     const LoadOptions& options);
 
-  // forward's halves: check the caller's inputs against inputs(); run on a per-call
-  // context writing the graph outputs to output_data (profiled or observed if asked).
+  // What one call runs: the static executor, or the specialization for the inputs' shapes.
+  struct Call {
+    std::vector<const void*> input_data;
+    const Executor* executor = nullptr;
+    std::shared_ptr<const Specialization> specialization;  // keeps it alive if evicted meanwhile
+    const std::vector<int64_t>& output_shape(size_t i) const {
+      return specialization ? specialization->output_shapes[i] : outputs_of->at(i).shape;
+    }
+    const std::vector<TensorInfo>* outputs_of = nullptr;
+  };
+
+  // forward's halves: check the caller's inputs against inputs() and pick the executor;
+  // run on a per-call context writing the graph outputs to output_data (profiled or
+  // observed if asked).
   Status check_inputs(const std::vector<Tensor>& args, std::vector<const void*>* input_data) const;
-  Status execute(const std::vector<const void*>& input_data, const std::vector<void*>& output_data,
-                 double* node_seconds,
+  Status begin_call(const std::vector<Tensor>& args, Call* call) const;
+  Status execute(const Call& call, const std::vector<void*>& output_data, double* node_seconds,
                  const std::function<void(size_t, const TensorRef*)>* observe = nullptr) const;
 
   archive::MmapFile file_;
   AlignedBuffer copy_;
   archive::ArchiveView view_;
   archive::TestVectors test_vectors_;  // empty unless the archive has a TEST_VECTORS section
-  std::unique_ptr<Executor> executor_;
+  std::unique_ptr<Executor> executor_;           // static archives
+  mutable std::unique_ptr<ShapeSpecializer> dynamic_;  // archives with symbolic dims (format 1.2)
   std::unique_ptr<ThreadPool> pool_;
   // Concurrency (deployrt.h "Thread rules"): each forward() takes its own arena from
   // contexts_, so calls run in parallel. The intra-op pool serves one call at a time:

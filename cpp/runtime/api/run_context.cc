@@ -18,6 +18,7 @@ Result<std::unique_ptr<RunContext>> RunContextPool::acquire() {
   }
   context = std::make_unique<RunContext>();
   context->arena.reset(aligned_malloc_or_null(static_cast<size_t>(arena_bytes_)));
+  context->arena_capacity = arena_bytes_;
   if (!context->arena) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -27,6 +28,15 @@ Result<std::unique_ptr<RunContext>> RunContextPool::acquire() {
     return Status(ErrorCode::kLimit, str_cat("cannot allocate the ", arena_bytes_, "-byte activation arena"));
   }
   return Result<std::unique_ptr<RunContext>>(std::move(context));
+}
+
+Status RunContext::reserve(uint64_t bytes) {
+  if (bytes <= arena_capacity && arena) return Status::Ok();
+  AlignedBuffer grown(aligned_malloc_or_null(static_cast<size_t>(bytes)));
+  if (!grown) return Status(ErrorCode::kLimit, str_cat("cannot allocate the ", bytes, "-byte activation arena"));
+  arena = std::move(grown);
+  arena_capacity = bytes;
+  return Status::Ok();
 }
 
 void RunContextPool::release(std::unique_ptr<RunContext> context) {

@@ -27,7 +27,13 @@ namespace deployrt {
 
 struct RunContext {
   AlignedBuffer arena;                       // arena_bytes, 64-byte aligned; null until first use
+  uint64_t arena_capacity = 0;               // bytes allocated in arena
   std::unique_ptr<ThreadPool> inline_pool;   // ThreadPool(1), made on first need
+
+  /// Dynamic shapes: each input shape plans its own arena size. Grows the arena to at
+  /// least `bytes` (never shrinks: alternating shapes reuse the largest, so memory stays
+  /// flat); kLimit when it cannot be allocated (the old arena is kept).
+  Status reserve(uint64_t bytes);
 };
 
 class RunContextPool {

@@ -31,5 +31,10 @@ constexpr uint64_t kGraphHeader = 64, kValueEntry = 96, kNodeEntry = 48, kGraphE
 
 enum class ValueKind : uint32_t { kGraphInput = 1, kConstant = 2, kNodeOutput = 3 };
 
+// Value entry flags (format 1.2): bit 0 = the value has symbolic dims.
+constexpr uint32_t kValueFlagSymbolic = 1u;
+// A symbolic dim is stored as -(1 + s), s the string index of its name (0: unnamed).
+constexpr int64_t symbolic_dim_name(int64_t dim) { return -(dim + 1); }
+
 }  // namespace archive
 }  // namespace deployrt

@@ -75,7 +75,14 @@ Result<MmapFile> MmapFile::open(const std::string& path) {
 
 void MmapFile::release_resident_pages() const {
   // Advisory: a failure only means the pages stay resident.
-  if (data_ != nullptr && size_ > 0) ::madvise(const_cast<uint8_t*>(data_), size_, MADV_DONTNEED);
+  if (data_ == nullptr || size_ == 0) return;
+#ifdef MADV_NOHUGEPAGE
+  // From now on a read must fault back only the pages around it. Otherwise the kernel maps
+  // the page cache's large folios whole: one 4 KB bias read (or a weight being packed)
+  // brings back up to 2 MB of weights already packed away, and peak memory with them.
+  ::madvise(const_cast<uint8_t*>(data_), size_, MADV_NOHUGEPAGE);
+#endif
+  ::madvise(const_cast<uint8_t*>(data_), size_, MADV_DONTNEED);
 }
 
 void MmapFile::release_resident_range(const void* p, size_t bytes) const {

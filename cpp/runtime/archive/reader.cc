@@ -343,8 +343,12 @@ class Verifier {
 
   // dtype, rank and dims of a tensor or value entry; *nbytes receives numel x size.
   // `what` is a callable returning the entry's label, evaluated only on failure.
+  // With `symbolic` (a value entry with flags bit 0, format 1.2), a negative dim is a
+  // symbolic dim -(1 + name) naming string `name` (docs/archive-format.md, "Symbolic
+  // dims"); *nbytes then covers the fixed dims only.
   template <class Label>
-  Status check_shape(const Label& what, uint32_t dtype, uint32_t rank, const uint8_t* dims, uint64_t* nbytes) const {
+  Status check_shape(const Label& what, uint32_t dtype, uint32_t rank, const uint8_t* dims, uint64_t* nbytes,
+                     bool symbolic = false) const {
     size_t elem = dtype_size(static_cast<DType>(dtype));
     if (dtype == 0 || dtype > 9 || elem == 0) return archive_error(str_cat(what(), ": dtype ", dtype, " is not a valid dtype (1..9)"));
     if (rank > static_cast<uint32_t>(limits::kMaxRank)) {
@@ -356,6 +360,14 @@ class Verifier {
       int64_t dim = load_i64(dims + 8 * k);
       if (k >= rank) {
         if (dim != 0) return archive_error(str_cat(what(), ": dims[", k, "] = ", dim, " beyond rank ", rank, ", expected 0"));
+        continue;
+      }
+      if (dim < 0 && symbolic) {
+        const uint64_t name = static_cast<uint64_t>(-(dim + 1));
+        if (name >= v_.string_count_) {
+          return archive_error(str_cat(what(), ": symbolic dims[", k, "] = ", dim, " names string ", name,
+                                       ", out of range (", v_.string_count_, " strings)"));
+        }
         continue;
       }
       if (dim < 0) return archive_error(str_cat(what(), ": dims[", k, "] = ", dim, " is negative"));
@@ -493,11 +505,24 @@ class Verifier {
       uint32_t kind = load_u32(e + 4), dtype = load_u32(e + 8), rank = load_u32(e + 12), tensor = load_u32(e + 16),
                flags = load_u32(e + 20);
       if (kind < 1 || kind > 3) return archive_error(str_cat(what(), ": kind ", kind, " is not 1 (input), 2 (constant) or 3 (node output)"));
-      if (flags != 0) return archive_error(str_cat(what(), ": flags expected 0, got ", hex(flags)));
+      // flags bit 0: the value has symbolic dims (format 1.2); the other bits are reserved.
+      const bool symbolic = (flags & kValueFlagSymbolic) != 0;
+      if ((flags & ~kValueFlagSymbolic) != 0 || (symbolic && v_.version_minor_ < 2)) {
+        return archive_error(str_cat(what(), ": flags expected 0", v_.version_minor_ < 2 ? "" : " or 1", " in format 1.",
+                                     v_.version_minor_, ", got ", hex(flags)));
+      }
       if (load_u64(e + 88) != 0) return archive_error(str_cat(what(), ": reserved field is not zero"));
       uint64_t nbytes = 0;
-      st = check_shape(what, dtype, rank, e + 24, &nbytes);
+      st = check_shape(what, dtype, rank, e + 24, &nbytes, symbolic);
       if (!st.ok()) return st;
+      if (symbolic) {
+        bool any = false;
+        for (uint32_t k = 0; k < rank; ++k) any = any || load_i64(e + 24 + 8 * k) < 0;
+        if (!any) return archive_error(str_cat(what(), ": flags bit 0 (symbolic dims) is set but no dim is negative"));
+        if (kind == static_cast<uint32_t>(ValueKind::kConstant)) {
+          return archive_error(str_cat(what(), ": a constant cannot have symbolic dims"));
+        }
+      }
       if (kind == static_cast<uint32_t>(ValueKind::kConstant)) {
         if (tensor >= v_.tensor_count_) {
           return archive_error(str_cat(what(), ": tensor index ", tensor, " out of range (", v_.tensor_count_, " tensors)"));
@@ -821,6 +846,7 @@ ValueEntry ArchiveView::value(uint32_t index) const {
   v.dtype = static_cast<DType>(load_u32(e + 8));
   v.rank = static_cast<int>(load_u32(e + 12));
   v.tensor = load_u32(e + 16);
+  v.flags = load_u32(e + 20);
   std::memcpy(v.dims, e + 24, sizeof v.dims);
   return v;
 }

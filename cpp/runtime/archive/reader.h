@@ -7,8 +7,8 @@
 // Rules beyond bounds that the verifier also enforces: values are SSA (defined once,
 // before use, in the graph that uses them), node outputs are node-output values,
 // attribute payloads match their type tags, subgraph references form no cycle.
-// In version 1.0 a subgraph may only use its own inputs, constants and its own nodes'
-// outputs (no op of 1.0 has subgraphs; a later minor will add outer-scope captures).
+// A subgraph may only use its own inputs, constants and its own nodes' outputs: captures
+// are explicit (if/loop pass outer values in as node inputs; docs/ops.md).
 #pragma once
 
 #include <cstddef>
@@ -36,6 +36,7 @@ struct ValueEntry {
   DType dtype = DType::kInvalid;
   int rank = 0;
   uint32_t tensor = kNone;
+  uint32_t flags = 0;  // kValueFlagSymbolic: dims < 0 are symbolic, -(1 + name string index)
   int64_t dims[kMaxRank] = {};
 };
 

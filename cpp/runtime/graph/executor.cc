@@ -10,8 +10,12 @@
 namespace deployrt {
 
 Result<std::unique_ptr<Executor>> Executor::create(const archive::ArchiveView& view, uint32_t graph_index,
-                                                   std::vector<PreparedNode> nodes, uint64_t arena_limit) {
+                                                   std::vector<PreparedNode> nodes, uint64_t arena_limit,
+                                                   const std::vector<TensorDesc>* value_descs) {
   auto ex = std::unique_ptr<Executor>(new Executor());
+  auto value_desc = [&](const archive::ArchiveView& v, uint32_t id) {
+    return value_descs != nullptr ? (*value_descs)[id] : deployrt::value_desc(v, id);
+  };
   const archive::GraphEntry graph = view.graph(graph_index);
   const uint32_t num_steps = static_cast<uint32_t>(nodes.size());
 
@@ -81,6 +85,28 @@ Result<std::unique_ptr<Executor>> Executor::create(const archive::ArchiveView& v
   if (!plan.ok()) return plan.status();
   ex->plan_ = std::move(plan).value();
 
+  // Small constants (biases, depthwise filters) are copied out of the archive. The loader
+  // releases a mapped archive's pages once the weights are packed; a kernel that read a
+  // bias in place would fault back in the whole page-cache folio around it, megabytes of
+  // packed-away weights per fault (54 MB of ResNet-50's 97 MB came back that way on the
+  // first forward). Large constants are the weights kernels pack at load; a kernel that
+  // still reads one in place faults it back in, which costs memory, never correctness.
+  constexpr size_t kResidentConstantBytes = size_t{64} << 10;
+  std::vector<const void*> resident(view.value_count(), nullptr);
+  auto constant_data = [&](uint32_t id, const archive::ValueEntry& v) -> const void* {
+    const void* in_archive = view.tensor_data(v.tensor);
+    const TensorDesc desc = value_desc(view, id);
+    const size_t bytes = static_cast<size_t>(desc.numel()) * dtype_size(desc.dtype);
+    if (bytes == 0 || bytes > kResidentConstantBytes) return in_archive;
+    if (resident[id] == nullptr) {
+      AlignedBuffer copy(aligned_malloc_or_null(bytes));
+      if (!copy) return in_archive;  // in place is as correct, only not released
+      std::memcpy(copy.get(), in_archive, bytes);
+      resident[id] = copy.get();
+      ex->resident_constants_.push_back(std::move(copy));
+    }
+    return resident[id];
+  };
   auto locate = [&](uint32_t id) {
     Location loc;
     if (id == archive::kNone) return loc;
@@ -90,7 +116,7 @@ Result<std::unique_ptr<Executor>> Executor::create(const archive::ArchiveView& v
       loc.index = output_slot[id];
     } else if (v.kind == archive::ValueKind::kConstant) {
       loc.where = Location::kConstant;
-      loc.constant = view.tensor_data(v.tensor);
+      loc.constant = constant_data(id, v);
     } else if (buffer_of[id] != kNoBuffer) {
       loc.where = Location::kArena;
       loc.index = ex->plan_.offsets[buffer_of[id]];

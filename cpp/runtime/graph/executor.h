@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "archive/reader.h"
+#include "core/aligned_alloc.h"
 #include "graph/graph_builder.h"
 #include "graph/memory_planner.h"
 #include "threadpool/thread_pool.h"
@@ -19,8 +20,11 @@ class Executor {
  public:
   /// Plans memory for `nodes` (graph `graph_index` of `view`); kLimit when the arena
   /// would exceed `arena_limit`. `view` must outlive the Executor (constants point into it).
+  /// With `value_descs` (one per value id: a shape specialization's concrete descs, see
+  /// ShapeBinding), buffers are sized from them instead of the archived value entries.
   static Result<std::unique_ptr<Executor>> create(const archive::ArchiveView& view, uint32_t graph_index,
-                                                  std::vector<PreparedNode> nodes, uint64_t arena_limit);
+                                                  std::vector<PreparedNode> nodes, uint64_t arena_limit,
+                                                  const std::vector<TensorDesc>* value_descs = nullptr);
 
   uint64_t arena_bytes() const { return plan_.arena_bytes; }
   size_t num_nodes() const { return nodes_.size(); }
@@ -51,7 +55,7 @@ class Executor {
   struct Location {
     enum Where : uint8_t { kAbsent, kGraphInput, kConstant, kArena, kGraphOutput } where = kAbsent;
     uint64_t index = 0;             // graph input or output position, or arena offset
-    const void* constant = nullptr;  // kConstant: into the archive
+    const void* constant = nullptr;  // kConstant: into the archive, or a resident copy
   };
   struct Step {
     std::vector<Location> inputs;
@@ -67,6 +71,9 @@ class Executor {
   std::vector<TensorDesc> input_descs_, output_descs_;
   MemoryPlan plan_;
   size_t max_inputs_ = 0, max_outputs_ = 0;
+  // Copies of the small constants (Executor::create, kResidentConstantBytes): kConstant
+  // locations of those point here, not into the archive.
+  std::vector<AlignedBuffer> resident_constants_;
 };
 
 }  // namespace deployrt

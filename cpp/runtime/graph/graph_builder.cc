@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/str_cat.h"
+#include "graph/subgraph.h"
 
 namespace deployrt {
 namespace {
@@ -84,8 +85,11 @@ TensorDesc value_desc(const ArchiveView& view, uint32_t value_id) {
   return desc;
 }
 
-Result<std::vector<PreparedNode>> prepare_graph(const ArchiveView& view, uint32_t graph_index,
-                                                const ConstantReleaser& release_constant) {
+namespace {
+
+Result<std::vector<PreparedNode>> prepare_nodes(const ArchiveView& view, uint32_t graph_index,
+                                                const ConstantReleaser& release_constant,
+                                                const ShapeBinding* binding) {
   const archive::GraphEntry graph = view.graph(graph_index);
   Status known = check_ops_known(view, graph);
   if (!known.ok()) return known;
@@ -100,6 +104,7 @@ Result<std::vector<PreparedNode>> prepare_graph(const ArchiveView& view, uint32_
     info.op = static_cast<OpKind>(entry.op);
     info.name = std::string(view.string(entry.name));
     info.source = std::string(view.string(entry.source));
+    if (binding != nullptr) info.weight_cache = binding->weight_cache;
 
     const bool too_few = entry.input_count < static_cast<uint32_t>(def->min_inputs);
     const bool too_many = def->max_inputs >= 0 && entry.input_count > static_cast<uint32_t>(def->max_inputs);
@@ -110,7 +115,7 @@ Result<std::vector<PreparedNode>> prepare_graph(const ArchiveView& view, uint32_
                                  : str_cat(def->min_inputs, "..", def->max_inputs);
       return info.error(str_cat("node ", id, " has ", entry.input_count, " inputs, expected ", expected));
     }
-    if (entry.output_count != static_cast<uint32_t>(def->num_outputs)) {
+    if (def->num_outputs >= 0 && entry.output_count != static_cast<uint32_t>(def->num_outputs)) {
       return info.error(str_cat("node ", id, " has ", entry.output_count, " outputs, expected ", def->num_outputs));
     }
 
@@ -125,13 +130,24 @@ Result<std::vector<PreparedNode>> prepare_graph(const ArchiveView& view, uint32_
         continue;
       }
       archive::ValueEntry value = view.value(vid);
-      info.inputs.push_back(value_desc(view, vid));
+      info.inputs.push_back(binding != nullptr ? (*binding->value_descs)[vid] : value_desc(view, vid));
       info.present.push_back(true);
       info.constant_data.push_back(value.kind == archive::ValueKind::kConstant ? view.tensor_data(value.tensor) : nullptr);
     }
     for (uint32_t k = 0; k < entry.output_count; ++k) node.outputs.push_back(view.index_at(uint64_t{entry.output_begin} + k));
 
+    // Ops with GRAPH attributes (if, loop) prepare their subgraphs from infer(); the
+    // callback lives only for that call (it refers to this function's arguments).
+    for (const Attr& attr : info.attrs) {
+      if (attr.type != AttrType::kGraph) continue;
+      info.prepare_subgraph = [&view, &release_constant, binding](uint32_t g, const std::vector<TensorDesc>& descs) {
+        return prepare_subprogram(view, g, descs, release_constant, binding);
+      };
+      break;
+    }
     Status inferred = def->infer(info);
+    info.prepare_subgraph = nullptr;
+    if (!inferred.ok() && binding != nullptr) return Status(ErrorCode::kInput, inferred.message());
     if (!inferred.ok()) return inferred;
     // An attribute the op never looked up is not one of its attributes (docs/ops.md).
     // Format 1.0 has none of those; a later minor may add optional ones, so newer
@@ -144,11 +160,28 @@ Result<std::vector<PreparedNode>> prepare_graph(const ArchiveView& view, uint32_
         }
       }
     }
+    if (def->num_outputs < 0 && info.outputs.size() != node.outputs.size()) {
+      return info.error(str_cat("node ", id, " has ", node.outputs.size(), " outputs, its subgraphs produce ",
+                                info.outputs.size()));
+    }
     if (info.outputs.size() != node.outputs.size()) {
       return Status(ErrorCode::kInternal, str_cat(op_name(entry.op), " node ", id, ": shape inference produced ",
                                                   info.outputs.size(), " outputs, the op declares ", def->num_outputs));
     }
     for (size_t k = 0; k < node.outputs.size(); ++k) {
+      if (binding != nullptr) {
+        // Fixed and named dims must come out as archived; unnamed dynamic dims take any size.
+        TensorDesc& expected = (*binding->value_descs)[node.outputs[k]];
+        if (!info.outputs[k].fits(expected)) {
+          return Status(ErrorCode::kInput,
+                        info.error(str_cat("output ", k, " (value ", node.outputs[k], "): the archive allows ",
+                                           expected.to_string(), " (-1: any size) for these inputs, shape inference gives ",
+                                           info.outputs[k].to_string()))
+                            .message());
+        }
+        expected = info.outputs[k];
+        continue;
+      }
       TensorDesc archived = value_desc(view, node.outputs[k]);
       if (!info.outputs[k].same_as(archived)) {
         return info.error(str_cat("output ", k, " (value ", node.outputs[k], "): the archive says ", archived.to_string(),
@@ -169,6 +202,22 @@ Result<std::vector<PreparedNode>> prepare_graph(const ArchiveView& view, uint32_
     nodes.push_back(std::move(node));
   }
   return Result<std::vector<PreparedNode>>(std::move(nodes));
+}
+
+}  // namespace
+
+Status check_graph_ops(const ArchiveView& view, uint32_t graph_index) {
+  return check_ops_known(view, view.graph(graph_index));
+}
+
+Result<std::vector<PreparedNode>> prepare_graph(const ArchiveView& view, uint32_t graph_index,
+                                                const ConstantReleaser& release_constant) {
+  return prepare_nodes(view, graph_index, release_constant, nullptr);
+}
+
+Result<std::vector<PreparedNode>> prepare_graph(const ArchiveView& view, uint32_t graph_index,
+                                                const ShapeBinding& binding) {
+  return prepare_nodes(view, graph_index, {}, &binding);
 }
 
 }  // namespace deployrt

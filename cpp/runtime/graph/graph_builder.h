@@ -33,4 +33,26 @@ using ConstantReleaser = std::function<void(const void* data, size_t bytes)>;
 Result<std::vector<PreparedNode>> prepare_graph(const archive::ArchiveView& view, uint32_t graph_index,
                                                 const ConstantReleaser& release_constant = {});
 
+/// kUnsupported listing every op code of `graph_index` this runtime lacks (prepare_graph
+/// checks this first; a Module with dynamic shapes checks it at load, before any shape is known).
+Status check_graph_ops(const archive::ArchiveView& view, uint32_t graph_index);
+
+/// How prepare_graph specializes a graph whose archive has symbolic dims (format 1.2) for
+/// one set of concrete input shapes (api/shape_specializer.h).
+struct ShapeBinding {
+  /// One entry per value id: graph inputs hold the caller's concrete shapes; every other
+  /// value holds its archived desc with named symbols replaced by their bound sizes, so a
+  /// dim < 0 is an unnamed dynamic dim. Node outputs are overwritten with the inferred,
+  /// concrete descs as nodes are prepared (later nodes read them).
+  std::vector<TensorDesc>* value_descs = nullptr;
+  /// Packed weights shared by every specialization (ops/weight_cache.h).
+  WeightCache* weight_cache = nullptr;
+};
+
+/// As above, with `binding` choosing the concrete shapes. An op that cannot take them
+/// (shape inference fails, or its output contradicts a fixed archived dim) is a kInput
+/// error naming the node: the inputs, not the archive, are what is wrong.
+Result<std::vector<PreparedNode>> prepare_graph(const archive::ArchiveView& view, uint32_t graph_index,
+                                                const ShapeBinding& binding);
+
 }  // namespace deployrt

@@ -1,10 +1,12 @@
 // add (docs/ops.md code 4): y = clamp(a + alpha * b, act_min, act_max) with broadcasting.
+// i64 inputs take an integral alpha and no epilogue attributes (wrapping arithmetic).
 #include <cmath>
 #include <memory>
 #include <string>
 
 #include "kernels/reference/binary_ref.h"
 #include "ops/activation_attrs.h"
+#include "ops/arith.h"
 #include "ops/broadcast.h"
 #include "ops/ops.h"
 #include "ops/parallel.h"
@@ -22,10 +24,27 @@ Status read_alpha(const NodeInfo& node, double* alpha) {
   return Status::Ok();
 }
 
+// i64 add: alpha must be a whole number in i64 range (torch.add(int, int, alpha=int)),
+// and the float epilogue makes no sense on integers.
+Status read_i64_alpha(const NodeInfo& node, double alpha, int64_t* out) {
+  if (alpha != std::trunc(alpha) || alpha < -9223372036854775808.0 || alpha >= 9223372036854775808.0) {
+    return node.error("attribute 'alpha' must be a whole number for i64 inputs, got " + std::to_string(alpha));
+  }
+  if (node.find("act_min") != nullptr || node.find("act_max") != nullptr) {
+    return node.error("attributes 'act_min'/'act_max' are only allowed on f32 inputs, the inputs are i64");
+  }
+  *out = static_cast<int64_t>(alpha);
+  return Status::Ok();
+}
+
 Status infer_add(NodeInfo& node) {
-  Status st = infer_broadcast_binary(node);
+  Status st = infer_arith(node);
   double alpha = 0.0;
   if (st.ok()) st = read_alpha(node, &alpha);
+  if (st.ok() && node.inputs[0].dtype == DType::kI64) {
+    int64_t alpha_i64 = 0;
+    return read_i64_alpha(node, alpha, &alpha_i64);
+  }
   Activation act;
   if (st.ok()) st = read_activation_attrs(node, &act);
   return st;
@@ -53,6 +72,12 @@ class AddKernel final : public OpKernel {
 Result<std::unique_ptr<OpKernel>> create_add(const NodeInfo& node) {
   double alpha = 0.0;
   Status st = read_alpha(node, &alpha);
+  if (st.ok() && node.inputs[0].dtype == DType::kI64) {
+    int64_t alpha_i64 = 0;
+    st = read_i64_alpha(node, alpha, &alpha_i64);
+    if (!st.ok()) return st;
+    return make_arith_kernel(node, ArithOp::kAdd, alpha_i64);
+  }
   Activation act;
   if (st.ok()) st = read_activation_attrs(node, &act);
   if (!st.ok()) return st;

@@ -26,11 +26,15 @@ void broadcast_strides(const int64_t dims[kMaxRank], int rank, int64_t strides[k
 
 }  // namespace
 
-Status infer_broadcast_binary(NodeInfo& node) {
+Status infer_broadcast(NodeInfo& node, std::initializer_list<DType> dtypes, DType out_dtype) {
   Status st = check_input_count(node, 2, 2);
-  if (st.ok()) st = check_f32_input(node, 0, "a", -1);
-  if (st.ok()) st = check_f32_input(node, 1, "b", -1);
+  if (st.ok()) st = check_input(node, 0, "a", dtypes, -1);
+  if (st.ok()) st = check_input(node, 1, "b", dtypes, -1);
   if (!st.ok()) return st;
+  if (node.inputs[0].dtype != node.inputs[1].dtype) {
+    return node.error("inputs 'a' and 'b' must have the same dtype, got " + node.inputs[0].to_string() + " and " +
+                      node.inputs[1].to_string());
+  }
   const TensorDesc& a = node.inputs[0];
   const TensorDesc& b = node.inputs[1];
   const int rank = std::max(a.rank, b.rank);
@@ -50,7 +54,7 @@ Status infer_broadcast_binary(NodeInfo& node) {
     }
   }
   TensorDesc y;
-  st = make_f32_desc(node, out, &y);
+  st = make_desc(node, out_dtype == DType::kInvalid ? a.dtype : out_dtype, out, &y);
   if (!st.ok()) return st;
   node.outputs.assign(1, y);
   return Status::Ok();

@@ -9,9 +9,11 @@
 #include "kernels/f32-dwconv/dwconv.h"
 #include "kernels/reference/conv2d_ref.h"
 #include "ops/activation_attrs.h"
+#include "ops/conv2d_winograd.h"
 #include "ops/ops.h"
 #include "ops/parallel.h"
 #include "ops/validate.h"
+#include "ops/weight_cache.h"
 #include "ops/window2d.h"
 #include "threadpool/thread_pool.h"
 
@@ -117,7 +119,8 @@ class Conv2dKernel final : public OpKernel {
 // Packed GEMM (kernels/f32-conv/conv_gemm.h) with the weights packed here, once.
 class Conv2dGemmKernel final : public OpKernel {
  public:
-  Conv2dGemmKernel(const ConvGemmPlan& plan, AlignedBuffer packed_weights, Activation act, size_t input_slots)
+  Conv2dGemmKernel(const ConvGemmPlan& plan, std::shared_ptr<const void> packed_weights, Activation act,
+                   size_t input_slots)
       : plan_(plan), packed_(std::move(packed_weights)), act_(act), input_slots_(input_slots) {}
 
   size_t workspace_bytes() const override { return plan_.workspace_bytes(); }
@@ -167,7 +170,7 @@ class Conv2dGemmKernel final : public OpKernel {
   }
 
   ConvGemmPlan plan_;
-  AlignedBuffer packed_;
+  std::shared_ptr<const void> packed_;  // possibly shared with other specializations (ops/weight_cache.h)
   Activation act_;
   size_t input_slots_;
 };
@@ -249,10 +252,15 @@ Result<std::unique_ptr<OpKernel>> create_conv2d(const NodeInfo& node) {
           new Conv2dDepthwiseKernel(s, plane, f32_dwconv_select(isa_level()).fn, node.inputs.size()));
     }
   }
+  // Winograd F(4x4, 3x3) for the dense stride-1 3x3 convs where it beats im2col + GEMM.
+  if (use_gemm(node, s) && winograd_wins(s)) return create_conv2d_winograd(node, s, a.act);
   if (use_gemm(node, s)) {
     const ConvGemmPlan plan =
         make_conv_gemm_plan(s, f32_gemm_select(isa_level(), s.out_channels / s.groups, s.out_height * s.out_width));
-    AlignedBuffer packed = f32_conv_gemm_pack_weights(plan, constant_f32(node, kWeight));
+    // The A panels depend on the weight, the tile height and the groups only.
+    std::shared_ptr<const void> packed =
+        packed_weights(node, {constant_f32(node, kWeight), kConvGemmPacking, {plan.ukernel.mr, s.groups, 0}},
+                       [&] { return f32_conv_gemm_pack_weights(plan, constant_f32(node, kWeight)); });
     if (!packed) return node.error("out of memory packing weights " + node.inputs[kWeight].to_string());
     return std::unique_ptr<OpKernel>(new Conv2dGemmKernel(plan, std::move(packed), a.act, node.inputs.size()));
   }

@@ -14,6 +14,7 @@
 #include "ops/ops.h"
 #include "ops/parallel.h"
 #include "ops/validate.h"
+#include "ops/weight_cache.h"
 #include "threadpool/thread_pool.h"
 
 namespace deployrt {
@@ -81,7 +82,7 @@ class LinearKernel final : public OpKernel {
 // whole-K sum, so the result is the same for any thread count.
 class LinearGemvKernel final : public OpKernel {
  public:
-  LinearGemvKernel(const F32GemvVariant& ukernel, AlignedBuffer packed, int64_t in_features, int64_t out_features,
+  LinearGemvKernel(const F32GemvVariant& ukernel, std::shared_ptr<const void> packed, int64_t in_features, int64_t out_features,
                    Activation act, size_t input_slots)
       : ukernel_(ukernel),
         packed_(std::move(packed)),
@@ -121,7 +122,7 @@ class LinearGemvKernel final : public OpKernel {
 
  private:
   F32GemvVariant ukernel_;
-  AlignedBuffer packed_;
+  std::shared_ptr<const void> packed_;  // possibly shared with other specializations (ops/weight_cache.h)
   int64_t in_features_, out_features_;
   Activation act_;
   size_t input_slots_;
@@ -137,9 +138,12 @@ Result<std::unique_ptr<OpKernel>> create_linear(const NodeInfo& node) {
   if (weights != nullptr && in_features > 0 && out_features > 0) {
     const F32GemvVariant& ukernel = f32_gemv_select(isa_level());
     const int64_t floats = f32_gemv_packed_floats(out_features, in_features, ukernel.nr);
-    AlignedBuffer packed(aligned_malloc_or_null(static_cast<size_t>(floats) * sizeof(float)));
+    std::shared_ptr<const void> packed = packed_weights(node, {weights, kGemvPacking, {ukernel.nr, 0, 0}}, [&] {
+      AlignedBuffer buffer(aligned_malloc_or_null(static_cast<size_t>(floats) * sizeof(float)));
+      if (buffer) f32_gemv_pack_weights(weights, out_features, in_features, ukernel.nr, static_cast<float*>(buffer.get()));
+      return buffer;
+    });
     if (!packed) return node.error("out of memory packing weights " + w.to_string());
-    f32_gemv_pack_weights(weights, out_features, in_features, ukernel.nr, static_cast<float*>(packed.get()));
     return std::unique_ptr<OpKernel>(
         new LinearGemvKernel(ukernel, std::move(packed), in_features, out_features, act, node.inputs.size()));
   }

@@ -2,7 +2,7 @@
 #include <memory>
 #include <string>
 
-#include "kernels/reference/pool2d_ref.h"
+#include "kernels/f32-pool/pool.h"
 #include "ops/ops.h"
 #include "ops/parallel.h"
 #include "ops/validate.h"
@@ -42,21 +42,27 @@ Status infer_max_pool2d(NodeInfo& node) {
   return Status::Ok();
 }
 
+// One plane (n, c) per work item through the f32-pool microkernel chosen at load.
 class MaxPool2dKernel final : public OpKernel {
  public:
-  explicit MaxPool2dKernel(const Pool2dShape& shape) : shape_(shape) {}
+  MaxPool2dKernel(const Pool2dShape& shape, F32MaxPoolUkernel ukernel) : shape_(shape), ukernel_(ukernel) {}
 
   void run(const TensorRef* inputs, TensorRef* outputs, void* /*workspace*/, ThreadPool& pool) const override {
     const float* x = inputs[0].as<const float>();
     float* y = outputs[0].as<float>();
     const Pool2dShape& s = shape_;
+    const int64_t in_plane = s.in_height * s.in_width, out_plane = s.out_height * s.out_width;
     pool.parallel_for(
-        s.planes, [&](int64_t begin, int64_t end) { f32_max_pool2d_ref(s, x, y, begin, end); },
+        s.planes,
+        [&](int64_t begin, int64_t end) {
+          for (int64_t i = begin; i < end; ++i) ukernel_(s, x + i * in_plane, y + i * out_plane);
+        },
         grain_for(work_product({s.out_height, s.out_width, s.kernel_h, s.kernel_w})));
   }
 
  private:
   Pool2dShape shape_;
+  F32MaxPoolUkernel ukernel_;
 };
 
 Result<std::unique_ptr<OpKernel>> create_max_pool2d(const NodeInfo& node) {
@@ -82,7 +88,10 @@ Result<std::unique_ptr<OpKernel>> create_max_pool2d(const NodeInfo& node) {
   s.pad_right = w.pads[3];
   s.dilation_h = w.dilation[0];
   s.dilation_w = w.dilation[1];
-  return std::unique_ptr<OpKernel>(new MaxPool2dKernel(s));
+  // Shapes beyond the SIMD variants' int32 lane offsets take the scalar one at any ISA.
+  const F32MaxPoolVariant& variant =
+      f32_max_pool2d_select(f32_max_pool2d_fits_int32(s) ? isa_level() : IsaLevel::kScalar);
+  return std::unique_ptr<OpKernel>(new MaxPool2dKernel(s, variant.fn));
 }
 
 }  // namespace

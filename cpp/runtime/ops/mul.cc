@@ -1,7 +1,8 @@
-// mul (docs/ops.md code 12): y = a * b with broadcasting.
+// mul (docs/ops.md code 12): y = a * b with broadcasting; f32, or i64 (wrapping).
 #include <memory>
 
 #include "kernels/reference/binary_ref.h"
+#include "ops/arith.h"
 #include "ops/broadcast.h"
 #include "ops/ops.h"
 #include "ops/parallel.h"
@@ -29,11 +30,12 @@ class MulKernel final : public OpKernel {
 };
 
 Result<std::unique_ptr<OpKernel>> create_mul(const NodeInfo& node) {
+  if (node.inputs[0].dtype == DType::kI64) return make_arith_kernel(node, ArithOp::kMul);
   return std::unique_ptr<OpKernel>(new MulKernel(make_broadcast_plan(node.inputs[0], node.inputs[1], node.outputs[0])));
 }
 
 }  // namespace
 
-const OpDef kMulOp = {OpKind::kMul, "mul", 2, 2, 1, infer_broadcast_binary, create_mul};
+const OpDef kMulOp = {OpKind::kMul, "mul", 2, 2, 1, infer_arith, create_mul};
 
 }  // namespace deployrt

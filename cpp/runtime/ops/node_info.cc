@@ -45,6 +45,14 @@ bool TensorDesc::same_as(const TensorDesc& o) const {
   return true;
 }
 
+bool TensorDesc::fits(const TensorDesc& pattern) const {
+  if (dtype != pattern.dtype || rank != pattern.rank) return false;
+  for (int i = 0; i < rank; ++i) {
+    if (pattern.dims[i] >= 0 && dims[i] != pattern.dims[i]) return false;
+  }
+  return true;
+}
+
 std::string TensorDesc::to_string() const {
   std::string s = dtype_name(dtype);
   s += '[';
@@ -101,6 +109,14 @@ Status NodeInfo::get_ints(std::string_view attr_name, size_t expected_count,
                  " values, expected " + std::to_string(expected_count));
   }
   *out = attr->ints;
+  return Status::Ok();
+}
+
+Status NodeInfo::get_graph(std::string_view attr_name, uint32_t* out) const {
+  const Attr* attr = nullptr;
+  Status st = find_typed(*this, attr_name, AttrType::kGraph, &attr);
+  if (!st.ok()) return st;
+  *out = static_cast<uint32_t>(attr->i);
   return Status::Ok();
 }
 

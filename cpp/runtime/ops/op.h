@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,6 +17,8 @@
 namespace deployrt {
 
 class ThreadPool;
+class WeightCache;
+class Executor;
 
 /// Op codes: the archive's node.op field (docs/ops.md). Never renumber.
 enum class OpKind : uint32_t {
@@ -36,6 +39,16 @@ enum class OpKind : uint32_t {
   kCat = 14,
   kMean = 15,
   kSoftmax = 16,
+  kIf = 17,
+  kLoop = 18,
+  kSub = 19,
+  kDiv = 20,
+  kCompare = 21,
+  kLogicalNot = 22,
+  kLogical = 23,
+  kSum = 24,
+  kCast = 25,
+  kSize = 26,
   kCount  // one past the last code
 };
 
@@ -51,6 +64,9 @@ struct TensorDesc {
     return n;
   }
   bool same_as(const TensorDesc& o) const;
+  /// Like same_as, but a negative dim of `pattern` (a symbolic dim of a format 1.2
+  /// archive) matches any size.
+  bool fits(const TensorDesc& pattern) const;
   std::string to_string() const;  // "f32[1,3,224,224]"
 };
 
@@ -83,6 +99,18 @@ struct NodeInfo {
   /// Filled by OpDef::infer.
   std::vector<TensorDesc> outputs;
   std::vector<Attr> attrs;
+  /// Packed weights shared by every shape specialization of a Module (ops/weight_cache.h);
+  /// null packs afresh (static archives, tests).
+  WeightCache* weight_cache = nullptr;
+  /// Set by the graph builder (graph/subgraph.h) for the ops with GRAPH attributes (if,
+  /// loop): prepares and plans archive graph `graph_index` as a sub-program whose inputs
+  /// have `input_descs`. Null outside a loading archive (an op test's NodeInfo).
+  std::function<Result<std::shared_ptr<const Executor>>(uint32_t graph_index,
+                                                        const std::vector<TensorDesc>& input_descs)>
+      prepare_subgraph;
+  /// Filled by infer() of if/loop with the prepared sub-programs, which create() hands to
+  /// the kernel: each subgraph is prepared once, and its output descs are what infer() needs.
+  std::vector<std::shared_ptr<const Executor>> subgraphs;
 
   const Attr* find(std::string_view attr_name) const;
   /// Errors name the op, the node and its source: "conv2d 'layer1.0.conv1' (model.py:12): ...".
@@ -92,6 +120,8 @@ struct NodeInfo {
   Status get_float(std::string_view attr_name, double* out) const;
   Status get_ints(std::string_view attr_name, size_t expected_count, std::vector<int64_t>* out) const;
   /// expected_count = SIZE_MAX accepts any length.
+  /// GRAPH attribute: the graph index it names (the verifier proved it in 1..graph_count-1).
+  Status get_graph(std::string_view attr_name, uint32_t* out) const;
 };
 
 /// Raw view of a tensor during execution. data is null for an absent optional input.
@@ -118,7 +148,7 @@ struct OpDef {
   const char* name;  // as in docs/ops.md
   int min_inputs;
   int max_inputs;  // -1: no upper bound
-  int num_outputs;
+  int num_outputs;  // -1: as many as the archive lists (if, loop; their infer() checks the count)
   /// Validates attributes and input descs, fills node.outputs. Never trusts the archive.
   Status (*infer)(NodeInfo& node);
   /// Builds the kernel for a node whose infer() succeeded.

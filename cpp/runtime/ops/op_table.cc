@@ -14,6 +14,7 @@ namespace {
 const char* const kOpNames[] = {
     nullptr, "conv2d", "batch_norm", "relu", "add", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
     "flatten", "linear", "hardtanh", "sigmoid", "mul", "reshape", "cat", "mean", "softmax",
+    "if", "loop", "sub", "div", "compare", "logical_not", "logical", "sum", "cast", "size",
 };
 static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == static_cast<size_t>(OpKind::kCount),
               "kOpNames needs exactly one entry per OpKind code");
@@ -40,6 +41,16 @@ const OpDef* const kOpTable[] = {
     &kCatOp,                // 14
     &kMeanOp,               // 15
     &kSoftmaxOp,            // 16
+    &kIfOp,                 // 17
+    &kLoopOp,               // 18
+    &kSubOp,                // 19
+    &kDivOp,                // 20
+    &kCompareOp,            // 21
+    &kLogicalNotOp,         // 22
+    &kLogicalOp,            // 23
+    &kSumOp,                // 24
+    &kCastOp,               // 25
+    &kSizeOp,               // 26
 #endif
 };
 static_assert(sizeof(kOpTable) / sizeof(kOpTable[0]) == static_cast<size_t>(OpKind::kCount),

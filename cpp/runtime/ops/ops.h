@@ -21,5 +21,15 @@ extern const OpDef kReshapeOp;
 extern const OpDef kCatOp;
 extern const OpDef kMeanOp;
 extern const OpDef kSoftmaxOp;
+extern const OpDef kIfOp;
+extern const OpDef kLoopOp;
+extern const OpDef kSubOp;
+extern const OpDef kDivOp;
+extern const OpDef kCompareOp;
+extern const OpDef kLogicalNotOp;
+extern const OpDef kLogicalOp;
+extern const OpDef kSumOp;
+extern const OpDef kCastOp;
+extern const OpDef kSizeOp;
 
 }  // namespace deployrt

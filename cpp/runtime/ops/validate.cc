@@ -37,12 +37,21 @@ bool input_present(const NodeInfo& node, size_t index) {
   return index < node.inputs.size() && index < node.present.size() && node.present[index];
 }
 
-namespace {
+std::string dtypes_to_string(std::initializer_list<DType> dtypes) {
+  std::string s;
+  for (DType t : dtypes) {
+    if (!s.empty()) s += " or ";
+    s += dtype_name(t);
+  }
+  return s;
+}
 
-Status check_f32_dims(const NodeInfo& node, size_t index, const char* role) {
+Status check_dtype_and_dims(const NodeInfo& node, size_t index, const char* role, std::initializer_list<DType> dtypes) {
   const TensorDesc& d = node.inputs[index];
-  if (d.dtype != DType::kF32) {
-    return node.error(std::string("input '") + role + "' must be f32, got " + d.to_string());
+  bool allowed = false;
+  for (DType t : dtypes) allowed = allowed || d.dtype == t;
+  if (!allowed) {
+    return node.error(std::string("input '") + role + "' must be " + dtypes_to_string(dtypes) + ", got " + d.to_string());
   }
   if (d.rank < 0 || d.rank > kMaxRank) {
     return node.error(std::string("input '") + role + "' has rank " + std::to_string(d.rank) +
@@ -57,11 +66,14 @@ Status check_f32_dims(const NodeInfo& node, size_t index, const char* role) {
   return Status::Ok();
 }
 
-}  // namespace
-
 Status check_f32_input(const NodeInfo& node, size_t index, const char* role, int rank) {
+  return check_input(node, index, role, {DType::kF32}, rank);
+}
+
+Status check_input(const NodeInfo& node, size_t index, const char* role, std::initializer_list<DType> dtypes,
+                   int rank) {
   if (!input_present(node, index)) return node.error(std::string("input '") + role + "' is absent");
-  Status st = check_f32_dims(node, index, role);
+  Status st = check_dtype_and_dims(node, index, role, dtypes);
   if (!st.ok()) return st;
   const TensorDesc& d = node.inputs[index];
   if (rank >= 0 && d.rank != rank) {
@@ -94,12 +106,16 @@ Status check_optional_vector(const NodeInfo& node, size_t index, const char* rol
 }
 
 Status make_f32_desc(const NodeInfo& node, const std::vector<int64_t>& dims, TensorDesc* out) {
+  return make_desc(node, DType::kF32, dims, out);
+}
+
+Status make_desc(const NodeInfo& node, DType dtype, const std::vector<int64_t>& dims, TensorDesc* out) {
   if (dims.size() > static_cast<size_t>(kMaxRank)) {
     return node.error("output rank " + std::to_string(dims.size()) + " exceeds the maximum " +
                       std::to_string(kMaxRank));
   }
   TensorDesc d;
-  d.dtype = DType::kF32;
+  d.dtype = dtype;
   d.rank = static_cast<int>(dims.size());
   int64_t numel = 1;
   for (size_t i = 0; i < dims.size(); ++i) {
@@ -108,9 +124,9 @@ Status make_f32_desc(const NodeInfo& node, const std::vector<int64_t>& dims, Ten
     }
     d.dims[i] = dims[i];
   }
-  // numel * sizeof(float) must fit too: the planner multiplies by the element size.
+  // numel * element size must fit too: the planner multiplies by it.
   int64_t bytes = 0;
-  if (!checked_mul(numel, static_cast<int64_t>(sizeof(float)), &bytes)) {
+  if (!checked_mul(numel, static_cast<int64_t>(dtype_size(dtype)), &bytes)) {
     return node.error("output shape " + ints_to_string(dims) + " has too many bytes");
   }
   *out = d;

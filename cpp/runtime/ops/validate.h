@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -25,13 +26,23 @@ bool input_present(const NodeInfo& node, size_t index);
 /// Input `index` (called `role` in messages) is present, f32, has non-negative dims, and
 /// has exactly `rank` dims (rank < 0: any rank).
 Status check_f32_input(const NodeInfo& node, size_t index, const char* role, int rank);
-/// Same, with at least `min_rank` dims.
+/// Same for ops that take other dtypes: the input's dtype is one of `dtypes`.
+Status check_input(const NodeInfo& node, size_t index, const char* role, std::initializer_list<DType> dtypes,
+                   int rank);
+/// Input `index` has one of `dtypes`, a valid rank and non-negative dims whose product fits int64.
+Status check_dtype_and_dims(const NodeInfo& node, size_t index, const char* role, std::initializer_list<DType> dtypes);
+/// "f32 or i64"
+std::string dtypes_to_string(std::initializer_list<DType> dtypes);
+/// Same as check_f32_input, with at least `min_rank` dims.
 Status check_f32_input_min_rank(const NodeInfo& node, size_t index, const char* role, int min_rank);
 /// Optional per-channel vector: absent, or f32[channels].
 Status check_optional_vector(const NodeInfo& node, size_t index, const char* role, int64_t channels);
 
 /// Builds an f32 descriptor, refusing ranks above kMaxRank, negative dims and numel overflow.
 Status make_f32_desc(const NodeInfo& node, const std::vector<int64_t>& dims, TensorDesc* out);
+
+/// make_f32_desc for any dtype (numel x element size must fit int64).
+Status make_desc(const NodeInfo& node, DType dtype, const std::vector<int64_t>& dims, TensorDesc* out);
 
 /// INT attribute that must be 0 or 1.
 Status get_bool(const NodeInfo& node, const char* name, bool* out);

@@ -245,6 +245,20 @@ PYBIND11_MODULE(_runtime, m) {
       .def_property_readonly("isa", &deployrt::Module::isa)
       .def_property_readonly("inputs", [](const deployrt::Module& self) { return tensor_infos(self.inputs()); })
       .def_property_readonly("outputs", [](const deployrt::Module& self) { return tensor_infos(self.outputs()); })
+      // Dynamic shapes: per input / output, the name of each dim (TensorInfo::dim_names;
+      // an empty list when every dim is fixed).
+      .def_property_readonly("input_dim_names",
+                             [](const deployrt::Module& self) {
+                               py::list out;
+                               for (const auto& info : self.inputs()) out.append(py::cast(info.dim_names));
+                               return out;
+                             })
+      .def_property_readonly("output_dim_names",
+                             [](const deployrt::Module& self) {
+                               py::list out;
+                               for (const auto& info : self.outputs()) out.append(py::cast(info.dim_names));
+                               return out;
+                             })
       .def_property_readonly("metadata", &deployrt::Module::metadata)
       .def_property_readonly("arena_bytes", &deployrt::Module::arena_bytes)
       .def_property_readonly("num_nodes", &deployrt::Module::num_nodes)

@@ -1,10 +1,19 @@
 // A fixed pool of num_threads - 1 workers plus the calling thread. Each parallel_for is
-// one "job": the range is cut into at most num_threads contiguous chunks, chunk 0 runs on
-// the caller and chunk i on worker i - 1. Workers sleep on a condition variable between
-// jobs (a generation counter tells them a new job arrived), so an idle pool costs no CPU.
+// one "job": the range is cut into at most num_threads contiguous chunks, and whichever
+// thread gets there first claims each chunk (a compare-and-swap on one ticket word), the
+// caller included. So a job never waits for a worker that is still waking up, or that
+// the OS has descheduled: the caller runs that worker's chunk itself.
+//
+// Between jobs, workers (and the caller, waiting for the last chunk) spin for a short,
+// bounded time, which catches the next job of a forward() without a futex wake-up (a
+// few tens of microseconds on a VM, per op), then sleep on a condition variable: an
+// idle pool costs no CPU. The sleeping side announces itself in an atomic counter, so
+// the waking side only touches the mutex when someone actually sleeps.
 #include "threadpool/thread_pool.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -12,22 +21,46 @@
 
 namespace deployrt {
 
-struct ThreadPool::State {
-  std::mutex call_mutex;  // one parallel_for at a time, even from different threads
-  std::mutex mutex;
-  std::condition_variable work_ready;
-  std::condition_variable work_done;
-  uint64_t generation = 0;  // bumped once per job
-  bool stopping = false;
-  // The current job; valid while `pending` > 0.
-  const std::function<void(int64_t, int64_t)>* fn = nullptr;
-  int64_t n = 0;
-  int64_t num_chunks = 0;
-  int pending = 0;  // workers that have not finished the current job
-  std::vector<std::thread> workers;
-};
-
 namespace {
+
+using Fn = std::function<void(int64_t, int64_t)>;
+
+// How long a thread spins before it sleeps. Longer than the gap between two ops of a
+// forward(), short enough that an idle pool's cost is nil (and, on a machine whose
+// cores are taken by other processes, that a spinning thread gives its core back soon).
+constexpr std::chrono::microseconds kSpin(20);
+
+// At most this many chunks per job: the ticket's chunk fields are 16 bits.
+constexpr int64_t kMaxChunks = 0xFFFF;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+// Spins until done() or kSpin has passed; returns done().
+template <class Pred>
+bool spin_until(Pred done) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (done()) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return done();
+  }
+}
+
+// The ticket word: job id (32 bits) | chunk count (16) | next unclaimed chunk (16).
+constexpr uint64_t make_ticket(uint32_t job, int64_t chunks, int64_t next) {
+  return (uint64_t{job} << 32) | (static_cast<uint64_t>(chunks) << 16) | static_cast<uint64_t>(next);
+}
+constexpr uint32_t ticket_job(uint64_t t) { return static_cast<uint32_t>(t >> 32); }
+constexpr int64_t ticket_chunks(uint64_t t) { return static_cast<int64_t>((t >> 16) & 0xFFFF); }
+constexpr int64_t ticket_next(uint64_t t) { return static_cast<int64_t>(t & 0xFFFF); }
 
 // Chunk c of `chunks` near-equal contiguous pieces of [0, n).
 void chunk_bounds(int64_t n, int64_t chunks, int64_t c, int64_t* begin, int64_t* end) {
@@ -38,35 +71,73 @@ void chunk_bounds(int64_t n, int64_t chunks, int64_t c, int64_t* begin, int64_t*
 
 }  // namespace
 
+struct ThreadPool::State {
+  std::mutex call_mutex;  // one parallel_for at a time, even from different threads
+  std::atomic<uint64_t> ticket{0};
+  // The current job's function and size; read by a thread only before it claims a chunk
+  // of that job, which cannot happen once the job is over (every chunk claimed).
+  std::atomic<const Fn*> fn{nullptr};
+  std::atomic<int64_t> n{0};
+  std::atomic<int64_t> remaining{0};  // chunks of the current job not finished yet
+  std::atomic<bool> stopping{false};
+  // Sleeping: workers on work_ready, the caller on work_done, both under `mutex`.
+  std::mutex mutex;
+  std::condition_variable work_ready, work_done;
+  std::atomic<int> sleeping_workers{0};
+  std::atomic<bool> caller_sleeping{false};
+  std::vector<std::thread> workers;
+
+  // Claims and runs chunks of job `job` until none is left unclaimed.
+  void run_chunks(uint32_t job) {
+    uint64_t t = ticket.load(std::memory_order_acquire);
+    for (;;) {
+      if (ticket_job(t) != job || ticket_next(t) >= ticket_chunks(t)) return;
+      // Read before the claim: if the claim succeeds, the job was still open meanwhile,
+      // so these are its values.
+      const Fn* f = fn.load(std::memory_order_relaxed);
+      const int64_t size = n.load(std::memory_order_relaxed);
+      if (!ticket.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+      int64_t begin = 0, end = 0;
+      chunk_bounds(size, ticket_chunks(t), ticket_next(t), &begin, &end);
+      (*f)(begin, end);
+      if (remaining.fetch_sub(1, std::memory_order_seq_cst) == 1 && caller_sleeping.load(std::memory_order_seq_cst)) {
+        std::lock_guard<std::mutex> lock(mutex);
+        work_done.notify_one();
+      }
+      t = ticket.load(std::memory_order_acquire);
+    }
+  }
+};
+
 ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)), state_(new State) {
   for (int w = 1; w < num_threads_; ++w) {
-    state_->workers.emplace_back([this, w] {
+    state_->workers.emplace_back([this] {
       State& s = *state_;
-      uint64_t seen = 0;
+      uint32_t seen = 0;  // job ids start at 1
+      // seq_cst loads: with the counters below, either this thread sees the new job or
+      // the caller sees it sleeping (and wakes it).
+      auto woken = [&] {
+        return s.stopping.load(std::memory_order_seq_cst) || ticket_job(s.ticket.load(std::memory_order_seq_cst)) != seen;
+      };
       for (;;) {
-        std::unique_lock<std::mutex> lock(s.mutex);
-        s.work_ready.wait(lock, [&] { return s.stopping || s.generation != seen; });
-        if (s.stopping) return;
-        seen = s.generation;
-        const auto* fn = s.fn;
-        const int64_t n = s.n, chunks = s.num_chunks;
-        lock.unlock();
-        if (w < chunks) {
-          int64_t begin, end;
-          chunk_bounds(n, chunks, w, &begin, &end);
-          (*fn)(begin, end);
+        if (!spin_until(woken)) {
+          std::unique_lock<std::mutex> lock(s.mutex);
+          s.sleeping_workers.fetch_add(1, std::memory_order_seq_cst);
+          s.work_ready.wait(lock, woken);
+          s.sleeping_workers.fetch_sub(1, std::memory_order_seq_cst);
         }
-        lock.lock();
-        if (--s.pending == 0) s.work_done.notify_one();
+        if (s.stopping.load(std::memory_order_acquire)) return;
+        seen = ticket_job(s.ticket.load(std::memory_order_acquire));
+        s.run_chunks(seen);
       }
     });
   }
 }
 
 ThreadPool::~ThreadPool() {
+  state_->stopping.store(true, std::memory_order_seq_cst);
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
-    state_->stopping = true;
   }
   state_->work_ready.notify_all();
   for (std::thread& t : state_->workers) t.join();
@@ -77,30 +148,31 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);
   // floor(n / grain) chunks at most, so every chunk holds at least `grain` items.
-  const int64_t chunks = std::min<int64_t>(num_threads_, n / grain);
+  const int64_t chunks = std::min<int64_t>({num_threads_, n / grain, kMaxChunks});
   if (chunks <= 1) {
     fn(0, n);
     return;
   }
   State& s = *state_;
   std::lock_guard<std::mutex> call(s.call_mutex);
-  {
-    std::lock_guard<std::mutex> lock(s.mutex);
-    s.fn = &fn;
-    s.n = n;
-    s.num_chunks = chunks;
-    // Every worker wakes and acknowledges each job (idle ones immediately), which keeps
-    // the generation bookkeeping trivially correct.
-    s.pending = num_threads_ - 1;
-    ++s.generation;
+  uint32_t job = ticket_job(s.ticket.load(std::memory_order_relaxed)) + 1;
+  if (job == 0) job = 1;  // 0 is the workers' "none seen yet"
+  s.fn.store(&fn, std::memory_order_relaxed);
+  s.n.store(n, std::memory_order_relaxed);
+  s.remaining.store(chunks, std::memory_order_relaxed);
+  s.ticket.store(make_ticket(job, chunks, 0), std::memory_order_seq_cst);  // publishes the fields above
+  if (s.sleeping_workers.load(std::memory_order_seq_cst) > 0) {
+    { std::lock_guard<std::mutex> lock(s.mutex); }  // a worker between its check and its wait gets the notify
+    s.work_ready.notify_all();
   }
-  s.work_ready.notify_all();
-  int64_t begin, end;
-  chunk_bounds(n, chunks, 0, &begin, &end);
-  fn(begin, end);
-  std::unique_lock<std::mutex> lock(s.mutex);
-  s.work_done.wait(lock, [&] { return s.pending == 0; });
-  s.fn = nullptr;
+  s.run_chunks(job);
+  auto done = [&] { return s.remaining.load(std::memory_order_seq_cst) == 0; };
+  if (!spin_until(done)) {
+    std::unique_lock<std::mutex> lock(s.mutex);
+    s.caller_sleeping.store(true, std::memory_order_seq_cst);
+    s.work_done.wait(lock, done);
+    s.caller_sleeping.store(false, std::memory_order_relaxed);
+  }
 }
 
 }  // namespace deployrt

@@ -27,6 +27,16 @@ SECTION_KINDS = (SECTION_STRINGS, SECTION_TENSORS, SECTION_WEIGHTS, SECTION_GRAP
 # Optional, format 1.1: sample inputs and PyTorch's outputs (archive/test_vectors.py).
 SECTION_TEST_VECTORS = 6
 VERSION_MINOR_TEST_VECTORS = 1
+# Format 1.2: value entries may have symbolic dims (dynamic shapes). flags bit 0 marks
+# them; a symbolic dim is stored as -(1 + s), s the string index of the symbol's name
+# (0, i.e. dim -1: dynamic without a name).
+VERSION_MINOR_DYNAMIC = 2
+# Format 1.3: control flow and scalars: ops 17-26 (if, loop, sub, div, compare,
+# logical_not, logical, sum, cast, size) and i64/bool values (docs/archive-format.md,
+# Versioning). The writer writes the highest minor whose feature the archive uses.
+VERSION_MINOR_CONTROL_FLOW = 3
+FIRST_CONTROL_FLOW_OP = 17
+VALUE_FLAG_SYMBOLIC = 1
 SECTION_NAMES = {1: "STRINGS", 2: "TENSORS", 3: "WEIGHTS", 4: "GRAPH", 5: "METADATA", 6: "TEST_VECTORS"}
 
 # Fixed entry sizes.
@@ -56,7 +66,7 @@ ATTR_FLOATS = 4
 ATTR_STRING = 5
 ATTR_GRAPH = 6
 ATTR_TYPE_CODES = {"int": ATTR_INT, "float": ATTR_FLOAT, "ints": ATTR_INTS, "floats": ATTR_FLOATS,
-                   "string": ATTR_STRING}
+                   "string": ATTR_STRING, "graph": ATTR_GRAPH}
 ATTR_TYPE_NAMES = {code: name for name, code in ATTR_TYPE_CODES.items()}
 
 # Dtypes: code -> (name, element size).

@@ -7,6 +7,7 @@ field, its offset, what was expected and what was found.
 
 from __future__ import annotations
 
+import copy
 import json
 import struct
 from dataclasses import dataclass, field
@@ -14,9 +15,9 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..errors import ArchiveError, ArchiveIOError, UnsupportedError
+from ..errors import ArchiveError, ArchiveIOError, LimitError, UnsupportedError
 from ..ir.graph import CONSTANT, INPUT, NODE_OUTPUT, NUMPY_DTYPES, Graph, Node, Value
-from ..ir.ops import BY_CODE, FLOAT, FLOATS, INT, INTS, STRING
+from ..ir.ops import BY_CODE
 from ..ir.verify import verify_graph
 from . import format as fmt
 from .test_vectors import TestVectors
@@ -227,7 +228,35 @@ def _read_tensors(data, tensors: Section, weights: Section, strings):
     return result
 
 
-def _read_graph(data, section: Section, strings, tensors) -> Graph:
+def _symbolic_dims(rank: int, dims, strings, what: str):
+    """Format 1.2: dims with the symbolic ones set to 0 (sized later) and each dim's symbol."""
+    if not any(d < 0 for d in dims[:rank]):
+        _fail(f"{what}: flags bit 0 (symbolic dims) is set but no dim is negative")
+    symbols = [None if d >= 0 else _string(strings, -(d + 1), f"{what} symbolic dim") for d in dims[:rank]]
+    return [max(d, 0) for d in dims[:rank]] + list(dims[rank:]), symbols
+
+
+def _resolve_symbolic_shapes(graph: Graph, sizes: Dict[str, int]) -> None:
+    """Gives every symbolic dim the export-time size (metadata "symbols"; 64 when absent) so the
+    IR's shapes stay concrete: inputs from the symbols, the rest by shape inference."""
+    from ..ir.ops import OpError, infer_shapes
+
+    for value in graph.inputs:
+        if value.symbols is not None:
+            if any(s == "" for s in value.symbols):
+                _fail(f"input %{value.name}: a symbolic input dim must be named")
+            value.shape = tuple(d if s is None else int(sizes.get(s, 64)) for d, s in zip(value.shape, value.symbols))
+    for node in graph.nodes:
+        try:
+            shapes = infer_shapes(node.op, [None if v is None else v.shape for v in node.inputs], node.attrs)
+        except (OpError, KeyError) as e:
+            _fail(f"{node.op} node '{node.name}': shape inference at the export sizes {sizes} fails: {e}")
+        for value, shape in zip(node.outputs, shapes):
+            if value.symbols is not None:
+                value.shape = tuple(shape)
+
+
+def _read_graph(data, section: Section, strings, tensors, symbol_sizes: Optional[Dict[str, int]] = None) -> Graph:
     cur = _Cursor(data, section.offset, section.size, "GRAPH")
     counts = cur.unpack("<7I", 0, "header")
     n_values, n_nodes, n_graphs, n_attrs, n_ints, n_floats, n_indices = counts
@@ -239,8 +268,6 @@ def _read_graph(data, section: Section, strings, tensors) -> Graph:
         _fail(f"GRAPH counts {counts} imply {expected} bytes, section size is {section.size}")
     if n_graphs < 1:
         _fail("GRAPH.graph_count at section offset 8: expected >= 1, got 0")
-    if n_graphs > 1:
-        raise UnsupportedError(f"the archive has {n_graphs} graphs; subgraphs are not supported by this reader")
     values_at = 64
     nodes_at = values_at + 96 * n_values
     graphs_at = nodes_at + 48 * n_nodes
@@ -252,16 +279,25 @@ def _read_graph(data, section: Section, strings, tensors) -> Graph:
     floats = list(cur.unpack(f"<{n_floats}d", floats_at, "float pool"))
     indices = list(cur.unpack(f"<{n_indices}I", indices_at, "index pool"))
 
-    name_i, node_begin, node_count, in_begin, in_count, out_begin, out_count, reserved = cur.unpack(
-        "<8I", graphs_at, "graph[0]")
-    graph = Graph(_string(strings, name_i, "graph[0].name"))
-    _check_range(node_begin, node_count, n_nodes, "graph[0] nodes")
-    _check_range(in_begin, in_count, n_indices, "graph[0] inputs")
-    _check_range(out_begin, out_count, n_indices, "graph[0] outputs")
-    if reserved:
-        _fail(f"graph[0].reserved: expected 0, got {reserved}")
+    # Graph entries first: graph objects exist before any GRAPH attribute refers to one.
+    graph_entries = []
+    graphs: List[Graph] = []
+    for g in range(n_graphs):
+        name_i, node_begin, node_count, in_begin, in_count, out_begin, out_count, reserved = cur.unpack(
+            "<8I", graphs_at + 32 * g, f"graph[{g}]")
+        graphs.append(Graph(_string(strings, name_i, f"graph[{g}].name")))
+        _check_range(node_begin, node_count, n_nodes, f"graph[{g}] nodes")
+        _check_range(in_begin, in_count, n_indices, f"graph[{g}] inputs")
+        _check_range(out_begin, out_count, n_indices, f"graph[{g}] outputs")
+        if reserved:
+            _fail(f"graph[{g}].reserved: expected 0, got {reserved}")
+        graph_entries.append((node_begin, node_count, in_begin, in_count, out_begin, out_count))
 
+    # Values are global; each input and node output belongs to the one graph that defines it.
+    # Constants are archive-wide: every graph that reads one gets its own Value for it (the IR
+    # keeps subgraphs self-contained), sharing the array.
     values: List[Value] = []
+    constant_arrays: Dict[int, np.ndarray] = {}
     for i in range(n_values):
         at = values_at + 96 * i
         name_i, kind, dtype_code, rank, tensor, flags = cur.unpack("<6I", at, f"value[{i}]")
@@ -269,11 +305,12 @@ def _read_graph(data, section: Section, strings, tensors) -> Graph:
         what = f"value[{i}] at GRAPH offset {at}"
         name = _string(strings, name_i, f"{what}.name")
         dtype = _dtype(dtype_code, what)
+        symbols = None
+        if flags == fmt.VALUE_FLAG_SYMBOLIC and kind != fmt.VALUE_CONSTANT:
+            dims, symbols = _symbolic_dims(rank, dims, strings, what)
         shape = _shape(rank, dims, what)
-        if flags or any(data[section.offset + at + 88: section.offset + at + 96]):
-            _fail(f"{what}: flags and reserved must be zero")
-        if name in graph.values:
-            _fail(f"{what}: value name '{name}' is used twice; this reader needs unique names")
+        if (flags and symbols is None) or any(data[section.offset + at + 88: section.offset + at + 96]):
+            _fail(f"{what}: flags (0, or 1 with symbolic dims) and reserved must be zero")
         if kind == fmt.VALUE_CONSTANT:
             if tensor >= len(tensors):
                 _fail(f"{what}: tensor index {tensor} out of range (count {len(tensors)})")
@@ -281,89 +318,181 @@ def _read_graph(data, section: Section, strings, tensors) -> Graph:
             if (t_dtype, t_shape) != (dtype, shape):
                 _fail(f"{what}: value is {dtype}{list(shape)} but tensor[{tensor}] is {t_dtype}{list(t_shape)}")
             value = Value(name, dtype, shape, CONSTANT)
-            graph.constants[name] = array
+            constant_arrays[i] = array
         elif kind in (fmt.VALUE_INPUT, fmt.VALUE_NODE_OUTPUT):
             if tensor != fmt.NONE:
                 _fail(f"{what}: tensor must be NONE for kind {kind}, got {tensor}")
-            value = Value(name, dtype, shape, INPUT if kind == fmt.VALUE_INPUT else NODE_OUTPUT)
+            value = Value(name, dtype, shape, INPUT if kind == fmt.VALUE_INPUT else NODE_OUTPUT, symbols)
         else:
             _fail(f"{what}: invalid kind {kind} (1 input, 2 constant, 3 node output)")
-        graph.values[name] = value
         values.append(value)
+    local_constants: List[Dict[int, Value]] = [{} for _ in range(n_graphs)]
 
-    def value_at(index_pos: int, what: str, allow_none: bool = False) -> Optional[Value]:
+    def register(g: int, value: Value, what: str) -> None:
+        existing = graphs[g].values.get(value.name)
+        if existing is not None and existing is not value:
+            _fail(f"{what}: value name '{value.name}' is used twice in graph {g}; this reader needs unique names "
+                  "per graph")
+        graphs[g].values[value.name] = value
+
+    def constant_in(g: int, vid: int, what: str) -> Value:
+        local = local_constants[g].get(vid)
+        if local is None:
+            original = values[vid]
+            local = Value(original.name, original.dtype, original.shape, CONSTANT)
+            register(g, local, what)
+            graphs[g].constants[local.name] = constant_arrays[vid]
+            local_constants[g][vid] = local
+        return local
+
+    def value_at(g: int, index_pos: int, what: str, allow_none: bool = False) -> Optional[Value]:
         vid = indices[index_pos]
         if vid == fmt.NONE and allow_none:
             return None
         if vid >= len(values):
             _fail(f"{what}: value id {vid} out of range (count {len(values)})")
+        if values[vid].kind == CONSTANT:
+            return constant_in(g, vid, what)
         return values[vid]
 
-    for k in range(in_count):
-        value = value_at(in_begin + k, f"graph[0] input {k}")
-        if value.kind != INPUT:
-            _fail(f"graph[0] input {k}: value %{value.name} is not of kind 1 (graph input)")
-        graph.inputs.append(value)
-    for k in range(out_count):
-        graph.outputs.append(value_at(out_begin + k, f"graph[0] output {k}"))
-    declared_inputs = {id(v) for v in graph.inputs}
+    owner: Dict[int, int] = {}  # id(Value) -> graph defining it (inputs and node outputs)
+    declared_inputs = set()
+    for g, (node_begin, node_count, in_begin, in_count, out_begin, out_count) in enumerate(graph_entries):
+        for k in range(in_count):
+            value = value_at(g, in_begin + k, f"graph[{g}] input {k}")
+            if value.kind != INPUT:
+                _fail(f"graph[{g}] input {k}: value %{value.name} is not of kind 1 (graph input)")
+            if id(value) in declared_inputs:
+                _fail(f"graph[{g}] input {k}: value %{value.name} is already an input of a graph")
+            declared_inputs.add(id(value))
+            owner[id(value)] = g
+            register(g, value, f"graph[{g}] input {k}")
+            graphs[g].inputs.append(value)
     for value in values:
         if value.kind == INPUT and id(value) not in declared_inputs:
-            _fail(f"value %{value.name} has kind 1 (graph input) but is not an input of graph 0")
+            _fail(f"value %{value.name} has kind 1 (graph input) but is not an input of any graph")
 
-    for i in range(node_begin, node_begin + node_count):
-        at = nodes_at + 48 * i
-        op_code, name_i, source_i, ib, ic, ob, oc, ab, ac = cur.unpack("<9I", at, f"node[{i}]")
-        what = f"node[{i}] at GRAPH offset {at}"
-        if any(data[section.offset + at + 36: section.offset + at + 48]):
-            _fail(f"{what}: reserved bytes must be zero")
-        if op_code not in BY_CODE:
-            raise UnsupportedError(f"{what}: unknown op code {op_code}")
-        op_schema = BY_CODE[op_code]
-        _check_range(ib, ic, n_indices, f"{what} inputs")
-        _check_range(ob, oc, n_indices, f"{what} outputs")
-        _check_range(ab, ac, n_attrs, f"{what} attributes")
-        inputs = [value_at(ib + k, f"{what} input {k}", allow_none=True) for k in range(ic)]
-        outputs = [value_at(ob + k, f"{what} output {k}") for k in range(oc)]
-        attrs = {}
-        for k in range(ab, ab + ac):
-            a_at = attrs_at + 24 * k
-            a_name_i, a_type = cur.unpack("<II", a_at, f"attr[{k}]")
-            a_name = _string(strings, a_name_i, f"attr[{k}].name")
-            a_what = f"{what} attribute '{a_name}' (attr[{k}])"
-            if not a_name:
-                _fail(f"{a_what}: empty attribute name")
-            if a_name in attrs:
-                _fail(f"{a_what}: duplicate attribute name")
-            if a_type == fmt.ATTR_INT:
-                value, b = cur.unpack("<qQ", a_at + 8, a_what)
-            elif a_type == fmt.ATTR_FLOAT:
-                value, b = cur.unpack("<dQ", a_at + 8, a_what)
-            elif a_type in (fmt.ATTR_INTS, fmt.ATTR_FLOATS):
-                begin, b = cur.unpack("<QQ", a_at + 8, a_what)
-                pool = ints if a_type == fmt.ATTR_INTS else floats
-                _check_range(begin, b, len(pool), a_what)
-                value, b = list(pool[begin:begin + b]), 0
-            elif a_type == fmt.ATTR_STRING:
-                index, b = cur.unpack("<QQ", a_at + 8, a_what)
-                value = _string(strings, index, a_what)
-            elif a_type == fmt.ATTR_GRAPH:
-                raise UnsupportedError(f"{a_what}: GRAPH attributes (subgraphs) are not supported")
-            else:
-                _fail(f"{a_what}: invalid attribute type {a_type}")
-            if b != 0:
-                _fail(f"{a_what}: field b must be zero for type {a_type}, got {b}")
-            spec = op_schema.attrs.get(a_name)
-            expected_type = fmt.ATTR_TYPE_CODES[spec.type] if spec else None
-            if spec is not None and expected_type != a_type:
-                _fail(f"{a_what}: type {fmt.ATTR_TYPE_NAMES.get(a_type, a_type)} but {op_schema.name} "
-                      f"expects {spec.type}")
-            attrs[a_name] = value
-        node_name = _string(strings, name_i, f"{what}.name")
-        source = _string(strings, source_i, f"{what}.source")
-        graph.nodes.append(Node(op_schema.name, inputs, outputs, attrs, source, node_name))
-    verify_graph(graph, ArchiveError)
-    return graph
+    references = [0] * n_graphs
+    children: List[List[int]] = [[] for _ in range(n_graphs)]
+    for g, (node_begin, node_count, in_begin, in_count, out_begin, out_count) in enumerate(graph_entries):
+        graph = graphs[g]
+        for i in range(node_begin, node_begin + node_count):
+            at = nodes_at + 48 * i
+            op_code, name_i, source_i, ib, ic, ob, oc, ab, ac = cur.unpack("<9I", at, f"node[{i}]")
+            what = f"node[{i}] at GRAPH offset {at}"
+            if any(data[section.offset + at + 36: section.offset + at + 48]):
+                _fail(f"{what}: reserved bytes must be zero")
+            if op_code not in BY_CODE:
+                raise UnsupportedError(f"{what}: unknown op code {op_code}")
+            op_schema = BY_CODE[op_code]
+            _check_range(ib, ic, n_indices, f"{what} inputs")
+            _check_range(ob, oc, n_indices, f"{what} outputs")
+            _check_range(ab, ac, n_attrs, f"{what} attributes")
+            inputs = [value_at(g, ib + k, f"{what} input {k}", allow_none=True) for k in range(ic)]
+            outputs = [value_at(g, ob + k, f"{what} output {k}") for k in range(oc)]
+            for k, out in enumerate(outputs):
+                if out.kind == NODE_OUTPUT:
+                    if id(out) in owner:
+                        _fail(f"{what} output {k}: value %{out.name} is defined twice")
+                    owner[id(out)] = g
+                    register(g, out, f"{what} output {k}")
+            attrs = {}
+            for k in range(ab, ab + ac):
+                a_at = attrs_at + 24 * k
+                a_name_i, a_type = cur.unpack("<II", a_at, f"attr[{k}]")
+                a_name = _string(strings, a_name_i, f"attr[{k}].name")
+                a_what = f"{what} attribute '{a_name}' (attr[{k}])"
+                if not a_name:
+                    _fail(f"{a_what}: empty attribute name")
+                if a_name in attrs:
+                    _fail(f"{a_what}: duplicate attribute name")
+                if a_type == fmt.ATTR_INT:
+                    value, b = cur.unpack("<qQ", a_at + 8, a_what)
+                elif a_type == fmt.ATTR_FLOAT:
+                    value, b = cur.unpack("<dQ", a_at + 8, a_what)
+                elif a_type in (fmt.ATTR_INTS, fmt.ATTR_FLOATS):
+                    begin, b = cur.unpack("<QQ", a_at + 8, a_what)
+                    pool = ints if a_type == fmt.ATTR_INTS else floats
+                    _check_range(begin, b, len(pool), a_what)
+                    value, b = list(pool[begin:begin + b]), 0
+                elif a_type == fmt.ATTR_STRING:
+                    index, b = cur.unpack("<QQ", a_at + 8, a_what)
+                    value = _string(strings, index, a_what)
+                elif a_type == fmt.ATTR_GRAPH:
+                    index, b = cur.unpack("<QQ", a_at + 8, a_what)
+                    if index < 1 or index >= n_graphs:
+                        _fail(f"{a_what}: graph index {index} out of range (1..{n_graphs - 1})")
+                    references[index] += 1
+                    children[g].append(index)
+                    value = graphs[index]
+                else:
+                    _fail(f"{a_what}: invalid attribute type {a_type}")
+                if b != 0:
+                    _fail(f"{a_what}: field b must be zero for type {a_type}, got {b}")
+                spec = op_schema.attrs.get(a_name)
+                expected_type = fmt.ATTR_TYPE_CODES[spec.type] if spec else None
+                if spec is not None and expected_type != a_type:
+                    _fail(f"{a_what}: type {fmt.ATTR_TYPE_NAMES.get(a_type, a_type)} but {op_schema.name} "
+                          f"expects {spec.type}")
+                attrs[a_name] = value
+            node_name = _string(strings, name_i, f"{what}.name")
+            source = _string(strings, source_i, f"{what}.source")
+            graph.nodes.append(Node(op_schema.name, inputs, outputs, attrs, source, node_name))
+        for k in range(out_count):
+            graph.outputs.append(value_at(g, out_begin + k, f"graph[{g}] output {k}"))
+
+    _expand_shared_subgraphs(graphs, children, references)
+    # Constants no graph reads stay with the main graph, so a round trip keeps them.
+    for vid in constant_arrays:
+        if not any(vid in local for local in local_constants):
+            constant_in(0, vid, f"value[{vid}]")
+    if any(v.symbols is not None for v in values):
+        _resolve_symbolic_shapes(graphs[0], symbol_sizes or {})
+    verify_graph(graphs[0], ArchiveError)
+    return graphs[0]
+
+
+# A subgraph several GRAPH attributes share is copied once per further owner (the IR keeps
+# every graph's values its own); a file that would expand to more graphs than this is refused.
+MAX_EXPANDED_SUBGRAPHS = 4096
+
+
+def _expand_shared_subgraphs(graphs: List[Graph], children: List[List[int]], references: List[int]) -> None:
+    """Cycles of GRAPH attributes are rejected (Kahn's algorithm, iterative, as the C++ loader
+    does); a subgraph referenced more than once gets a copy per further reference. Graphs no
+    attribute reaches from graph 0 never run and are left out."""
+    indegree = list(references)
+    ready = [g for g in range(len(graphs)) if indegree[g] == 0]
+    order = []
+    while ready:
+        g = ready.pop()
+        order.append(g)
+        for child in children[g]:
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                ready.append(child)
+    if len(order) != len(graphs):
+        cyclic = next(g for g in range(len(graphs)) if indegree[g] > 0)
+        _fail(f"graph[{cyclic}] is part of a cycle of GRAPH attributes (a subgraph that contains itself)")
+    instances = [0] * len(graphs)
+    instances[0] = 1
+    for g in order:
+        for child in children[g]:
+            instances[child] += instances[g]
+    total = sum(instances)
+    if total > MAX_EXPANDED_SUBGRAPHS:
+        raise LimitError(f"shared subgraphs expand to {total} graphs; this reader expands at most "
+                         f"{MAX_EXPANDED_SUBGRAPHS}")
+    claimed = set()
+    stack = [graphs[0]]
+    while stack:
+        for node in stack.pop().nodes:
+            for name, sub in node.subgraphs():
+                if id(sub) in claimed:
+                    memo = {id(a): a for g in sub.all_graphs() for a in g.constants.values()}
+                    sub = node.attrs[name] = copy.deepcopy(sub, memo)
+                claimed.add(id(sub))
+                stack.append(sub)
 
 
 def read_bytes(data) -> Archive:
@@ -371,7 +500,6 @@ def read_bytes(data) -> Archive:
     version, sections = _read_header(view)
     strings = _read_strings(view, sections[fmt.SECTION_STRINGS])
     tensors = _read_tensors(view, sections[fmt.SECTION_TENSORS], sections[fmt.SECTION_WEIGHTS], strings)
-    graph = _read_graph(view, sections[fmt.SECTION_GRAPH], strings, tensors)
     meta_section = sections[fmt.SECTION_METADATA]
     metadata, metadata_error = {}, None
     try:
@@ -381,6 +509,9 @@ def read_bytes(data) -> Archive:
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         # Readers must not depend on metadata to run the model: report, do not fail.
         metadata_error = f"METADATA is not valid UTF-8 JSON: {e}"
+    # Export-time sizes of the symbols (dynamic shapes), only to print concrete example shapes.
+    symbol_sizes = metadata.get("symbols") if isinstance(metadata.get("symbols"), dict) else None
+    graph = _read_graph(view, sections[fmt.SECTION_GRAPH], strings, tensors, symbol_sizes)
     test_vectors = None
     if fmt.SECTION_TEST_VECTORS in sections:
         tv = sections[fmt.SECTION_TEST_VECTORS]

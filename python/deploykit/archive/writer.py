@@ -60,6 +60,16 @@ def _dims(shape) -> bytes:
     return struct.pack("<8q", *dims)
 
 
+def _value_dims(value: Value, strings: "_StringTable"):
+    """(flags, dims) of a value entry: a symbolic dim is -(1 + its name's string index), format 1.2."""
+    if value.symbols is None:
+        return 0, value.shape
+    if value.kind == CONSTANT:
+        raise ExportError(f"constant %{value.name} cannot have symbolic dims")
+    dims = [d if sym is None else -(1 + strings.add(sym)) for d, sym in zip(value.shape, value.symbols)]
+    return fmt.VALUE_FLAG_SYMBOLIC, dims
+
+
 def default_metadata(source: str = "", torch_version: Optional[str] = None) -> dict:
     from .. import __version__
 
@@ -81,28 +91,43 @@ def serialize(graph: Graph, metadata: Optional[dict] = None, test_vectors: Optio
     """
     verify_graph(graph, ExportError)
     strings = _StringTable()
+    # Graph 0 is the main graph; its subgraphs follow depth first, parents before children.
+    graphs = graph.all_graphs()
+    graph_index = {id(g): i for i, g in enumerate(graphs)}
 
     # -- TENSORS and WEIGHTS: one tensor per constant, each 64-byte aligned -------------
-    tensor_index: Dict[str, int] = {}
+    # Constants are archive-wide (any graph may read a constant value id), so a weight that
+    # a subgraph shares with its parent (same name, same array object) is stored once.
+    tensor_index: Dict[tuple, int] = {}
+    constant_values: List[Value] = []
+    constant_arrays: Dict[int, np.ndarray] = {}  # id(constant Value) -> its data
     tensor_entries = bytearray()
     weight_chunks: List[tuple] = []
     weights_size = 0
-    for name, array in graph.constants.items():
-        value = graph.values[name]
-        data_offset = fmt.align_up(weights_size)
-        nbytes = array.nbytes
-        tensor_index[name] = len(tensor_index)
-        tensor_entries += struct.pack("<IIIIQQ", strings.add(name), fmt.DTYPE_CODES[value.dtype],
-                                      value.rank, 0, data_offset, nbytes) + _dims(value.shape)
-        weight_chunks.append((data_offset, array))
-        # A zero-size tensor still owns one byte so that no two tensors share an offset.
-        weights_size = data_offset + max(nbytes, 1)
+    for g in graphs:
+        for name, array in g.constants.items():
+            key = (name, id(array))
+            if key in tensor_index:
+                continue
+            value = g.values[name]
+            data_offset = fmt.align_up(weights_size)
+            nbytes = array.nbytes
+            tensor_index[key] = len(tensor_index)
+            constant_values.append(value)
+            constant_arrays[id(value)] = array
+            tensor_entries += struct.pack("<IIIIQQ", strings.add(name), fmt.DTYPE_CODES[value.dtype],
+                                          value.rank, 0, data_offset, nbytes) + _dims(value.shape)
+            weight_chunks.append((data_offset, array))
+            # A zero-size tensor still owns one byte so that no two tensors share an offset.
+            weights_size = data_offset + max(nbytes, 1)
     vector_tensors: List[int] = []
     for v, (inputs, outputs) in enumerate(test_vectors.vectors if test_vectors else []):
         _check_vector(graph, v, inputs, outputs)
         for kind, arrays in (("input", inputs), ("output", outputs)):
             for k, array in enumerate(arrays):
-                array = np.ascontiguousarray(array)
+                # copy(order="C"), not ascontiguousarray: that turns a 0-d array (a scalar input) into 1-d.
+                array = np.asarray(array)
+                array = array if array.flags.c_contiguous else array.copy(order="C")
                 data_offset = fmt.align_up(weights_size)
                 vector_tensors.append(len(tensor_index) + len(vector_tensors))
                 tensor_entries += struct.pack(
@@ -118,17 +143,35 @@ def serialize(graph: Graph, metadata: Optional[dict] = None, test_vectors: Optio
         weights[offset:offset + raw.size] = raw.tobytes()
 
     # -- GRAPH --------------------------------------------------------------------------
-    value_ids: Dict[str, int] = {}
-    ordered_values: List[Value] = list(graph.inputs) + [graph.values[n] for n in graph.constants]
+    # Value ids are global across graphs: graph 0's inputs, every constant, graph 0's node
+    # outputs, then each subgraph's inputs and node outputs.
+    ordered_values: List[Value] = list(graph.inputs) + constant_values
     for node in graph.nodes:
         ordered_values.extend(node.outputs)
+    for g in graphs[1:]:
+        ordered_values.extend(g.inputs)
+        for node in g.nodes:
+            ordered_values.extend(node.outputs)
+    value_ids: Dict[int, int] = {}
+    constant_ids: Dict[tuple, int] = {}
     value_entries = bytearray()
     for value in ordered_values:
-        value_ids[value.name] = len(value_ids)
+        if value.kind == CONSTANT:
+            array = constant_arrays[id(value)]
+            tensor = tensor_index[(value.name, id(array))]
+            constant_ids[(value.name, id(array))] = len(value_ids)
+        else:
+            tensor = fmt.NONE
+        value_ids[id(value)] = len(value_ids)
         kind = {INPUT: fmt.VALUE_INPUT, CONSTANT: fmt.VALUE_CONSTANT}.get(value.kind, fmt.VALUE_NODE_OUTPUT)
-        tensor = tensor_index[value.name] if value.kind == CONSTANT else fmt.NONE
+        flags, dims = _value_dims(value, strings)
         value_entries += struct.pack("<IIIIII", strings.add(value.name), kind, fmt.DTYPE_CODES[value.dtype],
-                                     value.rank, tensor, 0) + _dims(value.shape) + bytes(8)
+                                     value.rank, tensor, flags) + _dims(dims) + bytes(8)
+
+    def value_id(g: Graph, value: Value) -> int:
+        if value.kind == CONSTANT:
+            return constant_ids[(value.name, id(g.constants[value.name]))]
+        return value_ids[id(value)]
 
     indices: List[int] = []
     ints: List[int] = []
@@ -136,52 +179,61 @@ def serialize(graph: Graph, metadata: Optional[dict] = None, test_vectors: Optio
     attr_entries = bytearray()
     node_entries = bytearray()
     attr_count = 0
-    for node in graph.nodes:
-        op_schema = schema(node.op)
-        input_begin = len(indices)
-        indices.extend(fmt.NONE if v is None else value_ids[v.name] for v in node.inputs)
-        output_begin = len(indices)
-        indices.extend(value_ids[v.name] for v in node.outputs)
-        attr_begin = attr_count
-        # Schema order: deterministic bytes, independent of how the frontend built the dict.
-        for attr_name, spec in op_schema.attrs.items():
-            if attr_name not in node.attrs and spec.optional:
-                continue  # an absent optional attribute takes its documented default
-            value = node.attrs[attr_name]
-            name_index = strings.add(attr_name)
-            if spec.type == INT:
-                attr_entries += struct.pack("<IIqQ", name_index, fmt.ATTR_INT, int(value), 0)
-            elif spec.type == FLOAT:
-                attr_entries += struct.pack("<IIdQ", name_index, fmt.ATTR_FLOAT, float(value), 0)
-            elif spec.type == INTS:
-                attr_entries += struct.pack("<IIQQ", name_index, fmt.ATTR_INTS, len(ints), len(value))
-                ints.extend(int(v) for v in value)
-            elif spec.type == FLOATS:
-                attr_entries += struct.pack("<IIQQ", name_index, fmt.ATTR_FLOATS, len(floats), len(value))
-                floats.extend(float(v) for v in value)
-            elif spec.type == STRING:
-                attr_entries += struct.pack("<IIQQ", name_index, fmt.ATTR_STRING, strings.add(value), 0)
-            else:
-                raise ExportError(f"attribute type '{spec.type}' of {node.op}.{attr_name} cannot be written")
-            attr_count += 1
-        node_entries += struct.pack(
-            "<IIIIIIIII", op_schema.code, strings.add(node.name), strings.add(node.source),
-            input_begin, len(node.inputs), output_begin, len(node.outputs), attr_begin,
-            attr_count - attr_begin) + bytes(12)
+    node_ranges: List[tuple] = []
+    node_total = 0
+    for g in graphs:
+        node_ranges.append((node_total, len(g.nodes)))
+        node_total += len(g.nodes)
+        for node in g.nodes:
+            op_schema = schema(node.op)
+            input_begin = len(indices)
+            indices.extend(fmt.NONE if v is None else value_id(g, v) for v in node.inputs)
+            output_begin = len(indices)
+            indices.extend(value_ids[id(v)] for v in node.outputs)
+            attr_begin = attr_count
+            # Schema order: deterministic bytes, independent of how the frontend built the dict.
+            for attr_name, spec in op_schema.attrs.items():
+                if attr_name not in node.attrs and spec.optional:
+                    continue  # an absent optional attribute takes its documented default
+                value = node.attrs[attr_name]
+                name_index = strings.add(attr_name)
+                if isinstance(value, Graph):
+                    attr_entries += struct.pack("<IIQQ", name_index, fmt.ATTR_GRAPH, graph_index[id(value)], 0)
+                elif spec.type == INT:
+                    attr_entries += struct.pack("<IIqQ", name_index, fmt.ATTR_INT, int(value), 0)
+                elif spec.type == FLOAT:
+                    attr_entries += struct.pack("<IIdQ", name_index, fmt.ATTR_FLOAT, float(value), 0)
+                elif spec.type == INTS:
+                    attr_entries += struct.pack("<IIQQ", name_index, fmt.ATTR_INTS, len(ints), len(value))
+                    ints.extend(int(v) for v in value)
+                elif spec.type == FLOATS:
+                    attr_entries += struct.pack("<IIQQ", name_index, fmt.ATTR_FLOATS, len(floats), len(value))
+                    floats.extend(float(v) for v in value)
+                elif spec.type == STRING:
+                    attr_entries += struct.pack("<IIQQ", name_index, fmt.ATTR_STRING, strings.add(value), 0)
+                else:
+                    raise ExportError(f"attribute type '{spec.type}' of {node.op}.{attr_name} cannot be written")
+                attr_count += 1
+            node_entries += struct.pack(
+                "<IIIIIIIII", op_schema.code, strings.add(node.name), strings.add(node.source),
+                input_begin, len(node.inputs), output_begin, len(node.outputs), attr_begin,
+                attr_count - attr_begin) + bytes(12)
 
-    graph_input_begin = len(indices)
-    indices.extend(value_ids[v.name] for v in graph.inputs)
-    graph_output_begin = len(indices)
-    indices.extend(value_ids[v.name] for v in graph.outputs)
-    graph_entry = struct.pack("<IIIIIIII", strings.add(graph.name), 0, len(graph.nodes), graph_input_begin,
-                              len(graph.inputs), graph_output_begin, len(graph.outputs), 0)
+    graph_entries = bytearray()
+    for g, (node_begin, node_count) in zip(graphs, node_ranges):
+        graph_input_begin = len(indices)
+        indices.extend(value_ids[id(v)] for v in g.inputs)
+        graph_output_begin = len(indices)
+        indices.extend(value_id(g, v) for v in g.outputs)
+        graph_entries += struct.pack("<IIIIIIII", strings.add(g.name), node_begin, node_count, graph_input_begin,
+                                     len(g.inputs), graph_output_begin, len(g.outputs), 0)
 
-    counts = (len(ordered_values), len(graph.nodes), 1, attr_count, len(ints), len(floats), len(indices))
+    counts = (len(ordered_values), node_total, len(graphs), attr_count, len(ints), len(floats), len(indices))
     if max(counts) > _U32_MAX:
         raise ExportError(f"the graph is too large for 32-bit indices (counts {counts})")
     graph_section = b"".join([
         struct.pack("<7I", *counts) + bytes(36),
-        bytes(value_entries), bytes(node_entries), graph_entry, bytes(attr_entries),
+        bytes(value_entries), bytes(node_entries), bytes(graph_entries), bytes(attr_entries),
         struct.pack(f"<{len(ints)}q", *ints), struct.pack(f"<{len(floats)}d", *floats),
         struct.pack(f"<{len(indices)}I", *indices),
     ])
@@ -189,7 +241,13 @@ def serialize(graph: Graph, metadata: Optional[dict] = None, test_vectors: Optio
     # -- METADATA; STRINGS last because every other section adds to it ------------------
     metadata = dict(metadata if metadata is not None else default_metadata())
     minor = fmt.VERSION_MINOR_TEST_VECTORS if test_vectors else fmt.VERSION_MINOR
-    if test_vectors:
+    if any(v.symbols is not None for v in ordered_values):
+        minor = max(minor, fmt.VERSION_MINOR_DYNAMIC)
+    # Ops 17-26 or i64/bool values: format 1.3 (docs/archive-format.md, Versioning).
+    if (any(v.dtype in ("i64", "bool") for v in ordered_values)
+            or any(schema(n.op).code >= fmt.FIRST_CONTROL_FLOW_OP for g in graphs for n in g.nodes)):
+        minor = max(minor, fmt.VERSION_MINOR_CONTROL_FLOW)
+    if minor != fmt.VERSION_MINOR:
         metadata["format_version"] = f"{fmt.VERSION_MAJOR}.{minor}"
     metadata_section = json.dumps(metadata, sort_keys=True).encode("utf-8")
     strings_section = strings.serialize()

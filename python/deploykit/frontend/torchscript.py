@@ -1,4 +1,4 @@
-"""TorchScript frontend: nn.Module (traced), ScriptModule or saved .pt -> IR Graph.
+"""TorchScript frontend: nn.Module (traced or scripted), ScriptModule or saved .pt -> IR Graph.
 
 The TorchScript graph is inlined (module calls become their bodies) and walked once in
 order. Parameters are read by resolving prim::GetAttr chains on the module itself, so
@@ -8,6 +8,11 @@ shape computations (aten::size, prim::NumToTensor, aten::Int, int arithmetic, li
 prim::If on a known condition) are evaluated here, at export time; only tensor ops on
 runtime values become IR nodes. Every op that cannot be lowered is collected and reported
 in one UnsupportedOpsError at the end.
+
+Scripted code (method="script", a ScriptModule, a .pt file, or a scripted submodule inside
+a traced model) may branch and loop on run-time values and take Python scalar inputs:
+frontend/script.py lowers prim::If / prim::Loop on run-time conditions to `if` / `loop`
+nodes with subgraphs, and arithmetic on run-time scalars to typed (i64 / bool) nodes.
 """
 
 from __future__ import annotations
@@ -26,7 +31,14 @@ from ..errors import ExportError, UnsupportedOpsError
 from ..ir.graph import Graph, Value
 from ..ir.ops import OpError, infer_shapes
 from ..ir.verify import verify_graph
+from ..passes.base import each_graph
 from ..passes.dce import eliminate_dead_code
+from .common import POISON as _POISON
+from .common import Poison as _Poison
+from .common import Unsupported as _Unsupported
+from .script import NOT_STATIC as _SCRIPT_NOT_STATIC
+from .script import Scope, input_type, lower_loop, lower_runtime_if, scalar_constant
+from .script import lowerings as _script_lowerings
 
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
 
@@ -54,8 +66,11 @@ def _check_float32_params(module, what: str) -> None:
                           "only; convert the model with model.float() before exporting")
 
 
-def capture(model, example_inputs: Tuple[torch.Tensor, ...], method: str = "trace") -> Captured:
-    """Trace an nn.Module, or take a ScriptModule / a path to a saved TorchScript file."""
+CAPTURE_METHODS = ("trace", "script")
+
+
+def capture(model, example_inputs: Tuple[Any, ...], method: str = "trace") -> Captured:
+    """Trace or script an nn.Module, or take a ScriptModule / a path to a saved TorchScript file."""
     if isinstance(model, (str, os.PathLike)):
         path = os.fspath(model)
         if not os.path.exists(path):
@@ -75,9 +90,15 @@ def capture(model, example_inputs: Tuple[torch.Tensor, ...], method: str = "trac
     if not isinstance(model, torch.nn.Module):
         raise ExportError(f"model must be a torch.nn.Module, a torch.jit.ScriptModule or a path to a "
                           f"TorchScript .pt file, got {type(model).__name__}")
-    if method != "trace":
-        raise ExportError(f"unknown capture method '{method}' (supported: 'trace')")
+    if method not in CAPTURE_METHODS:
+        raise ExportError(f"unknown capture method '{method}' (supported: {', '.join(map(repr, CAPTURE_METHODS))})")
     _check_float32_params(model, "the model")
+    if method == "script":
+        return _script(model)
+    scalars = [i for i, x in enumerate(example_inputs) if not isinstance(x, torch.Tensor)]
+    if scalars:
+        raise ExportError(f"example input {scalars[0]} is a Python {type(example_inputs[scalars[0]]).__name__}; "
+                          "tracing takes tensors only, scalar inputs need method='script'")
     was_training = model.training
     model.eval()
     try:
@@ -94,6 +115,20 @@ def capture(model, example_inputs: Tuple[torch.Tensor, ...], method: str = "trac
     return Captured(traced, "trace", traced=True)
 
 
+def _script(model) -> Captured:
+    was_training = model.training
+    model.eval()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            scripted = torch.jit.script(model)
+    except Exception as e:  # torch's frontend errors carry the offending source excerpt: keep it
+        raise ExportError(f"torch.jit.script failed: {str(e).strip()}") from None
+    finally:
+        model.train(was_training)
+    return Captured(scripted, "script", traced=False)
+
+
 # -- lowering --------------------------------------------------------------------------------
 
 
@@ -105,28 +140,17 @@ class _ModuleRef:
         self.qualname = qualname
 
 
-class _Poison:
-    """Output of a node that could not be lowered; users of it are skipped silently."""
-
-
-_POISON = _Poison()
-
-
-class _Unsupported(Exception):
-    """Raised by a lowering for a configuration it cannot export (reported with the op kind)."""
-
-
 def source_location(node, traced: bool) -> str:
     """The user's source location of a node, as 'file.py:123' (or '')."""
     text = node.sourceRange()
     if not text:
         return ""
-    if traced:
-        # The tracer records the Python stack, innermost first: "path(line): function".
+    # Scripted code records 'File "path", line N' (also for a scripted submodule inside a
+    # traced model); the tracer records the Python stack, innermost first: "path(line): function".
+    frames = re.findall(r'File "(.*?)", line (\d+)', text)
+    if traced and not frames:
         frames = re.findall(r"^(.*?)\((\d+)\): ", text, flags=re.MULTILINE)
         frames = [(os.path.abspath(f) if f and not f.startswith("<") else f, line) for f, line in frames]
-    else:
-        frames = re.findall(r'File "(.*?)", line (\d+)', text)
     if not frames:
         return ""
     user = [f for f in frames if not f[0].startswith(_TORCH_DIR)]
@@ -225,7 +249,7 @@ def _static_eval(kind: str, args: List[Any], node) -> List[Any]:
         raise _Unsupported("")
     try:
         with torch.no_grad():
-            result = packet(*args)
+            result = _call_with_schema(packet, args, node)
     except Exception as e:
         raise _Unsupported(f"export-time evaluation failed: {str(e).splitlines()[0]}") from None
     if node.outputsSize() == 1:
@@ -233,26 +257,68 @@ def _static_eval(kind: str, args: List[Any], node) -> List[Any]:
     return list(result)
 
 
+def _call_with_schema(packet, args: List[Any], node):
+    """Calls the overload the node names, passing keyword-only arguments (dtype=, device= of
+    aten::zeros, ...) by keyword, as TorchScript graphs list every argument positionally."""
+    try:
+        schema = node.schema()
+    except RuntimeError:
+        schema = "(no schema)"
+    if schema == "(no schema)":
+        return packet(*args)
+    parsed = torch._C.parse_schema(schema)
+    overload = getattr(packet, parsed.overload_name or "default", packet)
+    positional, keywords = [], {}
+    for spec, arg in zip(parsed.arguments, args):
+        if spec.kwarg_only:
+            keywords[spec.name] = arg
+        else:
+            positional.append(arg)
+    return overload(*positional, **keywords)
+
+
 class _Lowering:
     def __init__(self, captured: Captured, example_inputs: Sequence[torch.Tensor]):
         self.captured = captured
         self.traced = captured.traced
         self.example_inputs = list(example_inputs)
-        self.graph = Graph("main")
+        self.main = Graph("main")
+        # The graph being built: the main graph, or an if branch / loop body (script.Scope).
+        self.scope = Scope(self.main, None)
         self.env: Dict[int, Any] = {}
         self.tensor_names: Dict[Tuple, str] = {}
         self.constant_cache: Dict[Tuple, Value] = {}
+        self.array_cache: Dict[Tuple, np.ndarray] = {}
         self.keepalive: List[torch.Tensor] = []
         self.unsupported: Dict[str, List[str]] = {}
         self.current_node = None
+        self.list_scopes: Dict[int, Scope] = {}  # id(Python list) -> scope that created it (script.py)
 
     # -- environment ------------------------------------------------------------------
+
+    @property
+    def graph(self) -> Graph:
+        return self.scope.graph
 
     def get(self, torch_value):
         return self.env[torch_value.unique()]
 
+    def localize(self, value: Optional[Value]) -> Optional[Value]:
+        """``value`` as seen from the graph being built (a capture if it is an outer value)."""
+        return self.scope.localize(value)
+
     def set(self, torch_value, obj) -> None:
         self.env[torch_value.unique()] = obj
+
+    def location(self, node) -> str:
+        return source_location(node, self.traced)
+
+    def node_name(self, node) -> str:
+        return _node_name(node)
+
+    def output_name(self, node, default: str, index: int = 0) -> str:
+        outputs = list(node.outputs())
+        return _value_name(outputs[index]) if index < len(outputs) else default
 
     def report(self, node, detail: str = "") -> None:
         label = node.kind() + (f" ({detail})" if detail else "")
@@ -275,12 +341,17 @@ class _Lowering:
         """An IR constant for a static tensor or Python number."""
         if isinstance(obj, bool) or isinstance(obj, (int, float)):
             return self.graph.add_constant(name, np.array(float(obj), dtype=np.float32))
+        if isinstance(obj, Value):
+            return self.localize(obj)
         if not isinstance(obj, torch.Tensor):
             raise _Unsupported(f"expected a tensor operand, got {type(obj).__name__}")
-        key = self._tensor_key(obj) if obj.numel() else None
-        if key is not None and key in self.constant_cache:
-            return self.constant_cache[key]
-        name = self.tensor_names.get(key, name) if key is not None else name
+        # Per graph: a subgraph keeps its own constants (explicit captures); a weight used in
+        # several graphs shares its array, and the writer stores it once.
+        key = (id(self.graph),) + self._tensor_key(obj) if obj.numel() else None
+        cached = self.constant_cache.get(key) if key is not None else None
+        if cached is not None and self.graph.values.get(cached.name) is cached:  # (a dropped graph's id may recur)
+            return cached
+        name = self.tensor_names.get(key[1:], name) if key is not None else name
         tensor = obj.detach().cpu()
         if tensor.dtype != torch.float32:
             if tensor.dim() == 0 and (tensor.is_floating_point() or tensor.dtype in (torch.int64, torch.int32,
@@ -291,7 +362,12 @@ class _Lowering:
                 raise ExportError(f"constant '{name}' is {str(tensor.dtype).replace('torch.', '')}"
                                   f"{list(tensor.shape)}; deploykit 1.0 stores float32 tensors only "
                                   "(convert the model with model.float())")
-        value = self.graph.add_constant(name, tensor.contiguous().numpy().copy())
+        array = self.array_cache.get(key[1:]) if key is not None else None
+        if array is None:
+            array = tensor.contiguous().numpy().copy()
+            if key is not None:
+                self.array_cache[key[1:]] = array
+        value = self.graph.add_constant(name, array)
         if key is not None:
             self.constant_cache[key] = value
             self.keepalive.append(obj)
@@ -299,7 +375,7 @@ class _Lowering:
 
     def tensor(self, obj, name: str = "const") -> Value:
         if isinstance(obj, Value):
-            return obj
+            return self.localize(obj)
         return self.constant(obj, name)
 
     def runtime(self, obj, what: str) -> Value:
@@ -309,19 +385,23 @@ class _Lowering:
 
     # -- emitting -----------------------------------------------------------------------
 
-    def emit(self, op: str, inputs: List[Optional[Value]], attrs: Dict[str, Any], torch_value=None) -> Value:
+    def emit(self, op: str, inputs: List[Optional[Value]], attrs: Dict[str, Any], torch_value=None,
+             dtype: str = "f32", float_only: bool = True) -> Value:
+        """Appends one node to the graph being built. float_only: the op computes in f32 only
+        (every op but the typed ones frontend/script.py emits)."""
         node = self.current_node
         source = source_location(node, self.traced)
+        inputs = [self.localize(v) for v in inputs]
         for v in inputs:
-            if v is not None and v.dtype != "f32":
+            if float_only and v is not None and v.dtype != "f32":
                 raise ExportError(f"{node.kind()} at {source or '?'}: operand %{v.name} is {v.dtype}; "
-                                  "deploykit 1.0 computes in float32 only")
+                                  f"{op} computes in float32 only")
         try:
             (shape,) = infer_shapes(op, [None if v is None else v.shape for v in inputs], attrs)
         except OpError as e:
             raise ExportError(f"{node.kind()} at {source or '?'} lowered to {op}: {e}") from None
         name = _value_name(torch_value) if torch_value is not None else op
-        ir_node = self.graph.add_node(op, inputs, [(name, "f32", shape)], attrs, source, _node_name(node))
+        ir_node = self.graph.add_node(op, inputs, [(name, dtype, shape)], attrs, source, _node_name(node))
         out = ir_node.outputs[0]
         if torch_value is not None:
             self.cross_check(torch_value, out)
@@ -339,9 +419,10 @@ class _Lowering:
                               f"({node.kind()} at {source_location(node, self.traced) or '?'}) but PyTorch "
                               f"traced {list(sizes)}")
         scalar = ttype.scalarType()
-        if scalar is not None and scalar != "Float":
+        expected = {"Float": "f32", "Long": "i64", "Bool": "bool"}.get(scalar) if scalar is not None else None
+        if scalar is not None and expected != value.dtype:
             raise ExportError(f"{self.current_node.kind()} at {source_location(self.current_node, self.traced)}"
-                              f" produces {scalar} tensors; deploykit 1.0 computes in float32 only")
+                              f" produces {scalar} tensors; deploykit computes them as {value.dtype}")
 
     # -- walking --------------------------------------------------------------------------
 
@@ -356,21 +437,26 @@ class _Lowering:
                               f"{len(self.example_inputs)} example input(s) were given")
         for i, (tv, example) in enumerate(zip(user_inputs, self.example_inputs)):
             name = re.sub(r"\.\d+$", "", tv.debugName()) or f"input{i}"
-            self.set(tv, self.graph.add_input(name, "f32", tuple(example.shape)))
+            dtype, shape = input_type(tv, example, i)
+            self.set(tv, self.graph.add_input(name, dtype, shape))
         outputs = self.run_block(tgraph.nodes(), tgraph.return_node())
         if self.unsupported:
-            ops = [(label, loc) for label, locs in self.unsupported.items() for loc in (locs or [""])]
-            parts = [f"{label} ({', '.join(locs)})" if locs else label for label, locs in self.unsupported.items()]
-            count = len(self.unsupported)
-            raise UnsupportedOpsError(f"{count} unsupported op{'s' if count != 1 else ''}: " + ", ".join(parts),
-                                      ops)
+            self._raise_unsupported()
         flat: List[Any] = []
         self._flatten(outputs, flat)
         for obj in flat:
             self.graph.outputs.append(self.tensor(obj, "output"))
+        if self.unsupported:  # found while lowering the outputs (a branch-dependent list, ...)
+            self._raise_unsupported()
         self._prune()
         verify_graph(self.graph, ExportError)
         return self.graph
+
+    def _raise_unsupported(self):
+        ops = [(label, loc) for label, locs in self.unsupported.items() for loc in (locs or [""])]
+        parts = [f"{label} ({', '.join(locs)})" if locs else label for label, locs in self.unsupported.items()]
+        count = len(self.unsupported)
+        raise UnsupportedOpsError(f"{count} unsupported op{'s' if count != 1 else ''}: " + ", ".join(parts), ops)
 
     def _flatten(self, obj, out: List[Any]) -> None:
         if isinstance(obj, (list, tuple)):
@@ -378,6 +464,8 @@ class _Lowering:
                 self._flatten(o, out)
         elif isinstance(obj, (Value, torch.Tensor)):
             out.append(obj)
+        elif isinstance(obj, (bool, int, float)):  # a scalar result of a scripted forward: a 0-d output
+            out.append(self.localize(scalar_constant(self, obj)))
         else:
             raise ExportError(f"model outputs must be tensors (or tuples/lists of tensors), got {type(obj).__name__}")
 
@@ -402,7 +490,7 @@ class _Lowering:
         if any(_contains(a, _Poison) for a in args):
             # Downstream of an op that could not be lowered: still report ops we cannot lower,
             # so that one error lists every unsupported op kind.
-            if kind not in _LOWERINGS and kind != "prim::If":
+            if kind not in _LOWERINGS and kind not in ("prim::If", "prim::Loop"):
                 self.report(node)
             for o in outputs:
                 self.set(o, _POISON)
@@ -410,6 +498,9 @@ class _Lowering:
         try:
             if kind == "prim::If":
                 self.lower_if(node, args)
+                return
+            if kind == "prim::Loop":
+                lower_loop(self, node, args)
                 return
             if kind == "prim::GetAttr":
                 self.set(node.output(), self.get_attr(args[0], node.s("name")))
@@ -463,7 +554,12 @@ class _Lowering:
     def lower_if(self, node, args) -> None:
         condition = args[0]
         if not isinstance(condition, (bool, int)):
-            raise _Unsupported("data-dependent condition")
+            # Known only at run time: an `if` node with both branches as subgraphs.
+            results = lower_runtime_if(self, node, condition)
+            self.current_node = node
+            for o, r in zip(node.outputs(), results):
+                self.set(o, r)
+            return
         block = list(node.blocks())[0 if condition else 1]
         results = self.run_block(block.nodes(), block.returnNode())
         self.current_node = node
@@ -472,7 +568,7 @@ class _Lowering:
 
     def _prune(self) -> None:
         """Drop nodes and constants no graph output depends on (dead code left by tracing)."""
-        eliminate_dead_code(self.graph)
+        each_graph(self.main, eliminate_dead_code)
 
 
 # -- per-op lowerings: (lowering, node, args) -> result(s) ---------------------------------------
@@ -727,10 +823,6 @@ def _lower_dim(self, node, args):
     return [args[0].rank]
 
 
-def _lower_list(self, node, args):
-    return [list(args)]
-
-
 def _lower_tuple(self, node, args):
     return [tuple(args)]
 
@@ -747,12 +839,16 @@ def _lower_unchecked_cast(self, node, args):
 
 
 def _lower_raise(self, node, args):
+    if self.scope.parent is not None:
+        raise _Unsupported("raise on a path chosen at run time")
     message = args[0] if args and isinstance(args[0], str) else "an exception"
     raise ExportError(f"the model raises at export time ({source_location(node, self.traced) or '?'}): {message}")
 
 
 def _lower_dtype(self, node, args):
-    return [6]  # ScalarType::Float: every runtime tensor is float32 in this version
+    # torch ScalarType codes: 6 Float, 4 Long, 11 Bool (the dtypes a runtime value can have).
+    x = args[0]
+    return [{"f32": 6, "i64": 4, "bool": 11}[x.dtype] if isinstance(x, Value) else 6]
 
 
 def _lower_device(self, node, args):
@@ -787,9 +883,8 @@ _LOWERINGS: Dict[str, Callable] = {
     "aten::contiguous": _identity, "aten::detach": _identity, "aten::detach_": _identity,
     "aten::clone": _identity,
     "aten::size": _lower_size, "aten::dim": _lower_dim,
-    "aten::__getitem__": lambda self, node, args: [args[0][args[1]]],
     "aten::len": lambda self, node, args: [len(args[0])],
-    "prim::ListConstruct": _lower_list, "prim::TupleConstruct": _lower_tuple,
+    "prim::TupleConstruct": _lower_tuple,
     "prim::ListUnpack": _lower_unpack, "prim::TupleUnpack": _lower_unpack,
     "prim::unchecked_cast": _lower_unchecked_cast,
     "prim::RaiseException": _lower_raise,
@@ -800,6 +895,9 @@ _LOWERINGS: Dict[str, Callable] = {
 for _kind in ("prim::ListConstruct", "prim::TupleConstruct", "prim::ListUnpack", "prim::TupleUnpack",
               "prim::unchecked_cast", "prim::RaiseException"):
     _NOT_STATIC.add(_kind)
+# Scripted code: typed arithmetic on run-time scalars, compare / logical / sum / cast, lists.
+_LOWERINGS.update(_script_lowerings(_LOWERINGS))
+_NOT_STATIC.update(_SCRIPT_NOT_STATIC)
 _NOT_STATIC.update({"aten::dropout_", "aten::feature_dropout_", "aten::alpha_dropout",
                     "aten::feature_alpha_dropout"})
 

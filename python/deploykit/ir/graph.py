@@ -4,6 +4,12 @@ A Graph is SSA: every Value is defined exactly once, by a graph input, a constan
 (its data lives in ``Graph.constants``) or a node output. Shapes are static tuples
 of ints in this version. Value names are unique within a graph; the graph keeps a
 name -> Value table so that writers, readers and passes can look values up.
+
+Control flow (``if``, ``loop``) carries its subgraphs as Graph-valued node attributes.
+A subgraph is self-contained (explicit captures): its nodes read only its own inputs,
+constants and node outputs; the node passes every outer value it needs in as an input.
+So a subgraph can be verified, printed and optimized on its own, and no Value object
+belongs to two graphs. Value names are unique per graph only (a branch may reuse %x).
 """
 
 from __future__ import annotations
@@ -40,19 +46,27 @@ def dtype_of_numpy(dtype: np.dtype) -> str:
     raise ValueError(f"numpy dtype {dtype} has no archive equivalent")
 
 
-AttrValue = Union[int, float, str, List[int], List[float]]
+AttrValue = Union[int, float, str, List[int], List[float], "Graph"]
 
 
 class Value:
-    """A tensor in the graph: name, dtype (e.g. "f32"), static shape, and how it is defined."""
+    """A tensor in the graph: name, dtype (e.g. "f32"), static shape, and how it is defined.
 
-    __slots__ = ("name", "dtype", "shape", "kind")
+    Dynamic shapes (deploykit.dynamic): ``shape`` keeps the export-time sizes (so passes,
+    stats and views keep working), and ``symbols`` is None when every dim is fixed, else
+    one entry per dim: None for a fixed dim, the symbol's name ("N") for a dim that equals
+    it, "" for a dim that depends on symbols without being one (printed "?").
+    """
 
-    def __init__(self, name: str, dtype: str, shape: Sequence[int], kind: str):
+    __slots__ = ("name", "dtype", "shape", "kind", "symbols")
+
+    def __init__(self, name: str, dtype: str, shape: Sequence[int], kind: str,
+                 symbols: Optional[Sequence[Optional[str]]] = None):
         self.name = name
         self.dtype = dtype
         self.shape = tuple(int(d) for d in shape)
         self.kind = kind
+        self.symbols = None if symbols is None else tuple(symbols)
 
     @property
     def rank(self) -> int:
@@ -66,7 +80,13 @@ class Value:
         return n
 
     def type_str(self) -> str:
-        return f"{self.dtype}[{','.join(str(d) for d in self.shape)}]"
+        return f"{self.dtype}[{','.join(self.dim_strs())}]"
+
+    def dim_strs(self) -> List[str]:
+        """Each dim as printed: its size, its symbol's name, or "?" for an unnamed dynamic dim."""
+        if self.symbols is None:
+            return [str(d) for d in self.shape]
+        return [str(d) if s is None else (s or "?") for d, s in zip(self.shape, self.symbols)]
 
     def __repr__(self) -> str:
         return f"Value(%{self.name} : {self.type_str()}, {self.kind})"
@@ -99,6 +119,10 @@ class Node:
         if len(self.outputs) != 1:
             raise ValueError(f"{self.op} has {len(self.outputs)} outputs, not 1")
         return self.outputs[0]
+
+    def subgraphs(self) -> List[Tuple[str, "Graph"]]:
+        """(attribute name, graph) for each Graph-valued attribute, in attribute order."""
+        return [(k, v) for k, v in self.attrs.items() if isinstance(v, Graph)]
 
     def __repr__(self) -> str:
         ins = ", ".join("None" if v is None else "%" + v.name for v in self.inputs)
@@ -177,15 +201,33 @@ class Graph:
         """Value name -> the node that defines it."""
         return {out.name: node for node in self.nodes for out in node.outputs}
 
+    def all_graphs(self) -> List["Graph"]:
+        """This graph and every subgraph nested in it, depth first, parents before children."""
+        found = [self]
+        for node in self.nodes:
+            for _, sub in node.subgraphs():
+                found.extend(sub.all_graphs())
+        return found
+
+    def _all_constant_arrays(self) -> List[np.ndarray]:
+        """Constant data of this graph and its subgraphs, each array once (a weight a subgraph
+        shares with its parent is one array in two constant tables, one tensor in the archive)."""
+        arrays: Dict[int, np.ndarray] = {}
+        for g in self.all_graphs():
+            for array in g.constants.values():
+                arrays.setdefault(id(array), array)
+        return list(arrays.values())
+
     def num_parameters(self) -> int:
-        return int(sum(a.size for a in self.constants.values()))
+        return int(sum(a.size for a in self._all_constant_arrays()))
 
     def weights_bytes(self) -> int:
-        return int(sum(a.nbytes for a in self.constants.values()))
+        return int(sum(a.nbytes for a in self._all_constant_arrays()))
 
     def op_histogram(self) -> Dict[str, int]:
+        """Op -> node count, subgraph nodes included."""
         hist: Dict[str, int] = {}
-        for node in self.nodes:
+        for node in (n for g in self.all_graphs() for n in g.nodes):
             hist[node.op] = hist.get(node.op, 0) + 1
         return hist
 

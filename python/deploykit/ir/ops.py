@@ -19,6 +19,7 @@ FLOAT = "float"
 INTS = "ints"
 FLOATS = "floats"
 STRING = "string"
+GRAPH = "graph"  # the Python value is an ir.Graph (if/loop subgraphs)
 
 
 class OpError(ValueError):
@@ -47,23 +48,35 @@ class OpSchema:
     # infer(input shapes (None for an absent optional input), attrs) -> output shapes
     infer: Callable[[List[Optional[Shape]], Dict[str, object]], List[Shape]]
     variadic: bool = False  # the single input spec repeats (cat: x0 ... xn-1, n >= 1)
-    num_outputs: int = 1
+    num_outputs: Optional[int] = 1  # None: as many as the subgraphs return (if, loop)
     # Version 1.0 computes in f32: every present input and every output is f32.
     dtypes: Tuple[str, ...] = field(default=("f32",))
+    # Ops with other element types (codes 4, 12, 17-26): (input dtypes, None for absent;
+    # attrs) -> output dtypes, raising OpError for a dtype the op does not take. Replaces
+    # the `dtypes` rule when set.
+    infer_dtypes: Optional[Callable[[List[Optional[str]], Dict[str, object]], List[str]]] = None
 
     @property
     def min_inputs(self) -> int:
+        # Variadic: the last spec repeats. With one spec (cat) it must appear at least once;
+        # with leading specs (if, loop) every leading slot must exist (NONE when optional).
         if self.variadic:
-            return 1
+            return 1 if len(self.inputs) == 1 else len(self.inputs) - 1
         return sum(1 for spec in self.inputs if not spec.optional)
 
     @property
     def max_inputs(self) -> Optional[int]:
         return None if self.variadic else len(self.inputs)
 
+    def input_optional(self, index: int) -> bool:
+        if self.variadic:
+            return index < len(self.inputs) - 1 and self.inputs[index].optional
+        return self.inputs[index].optional
+
     def input_name(self, index: int) -> str:
         if self.variadic:
-            return f"{self.inputs[0].name}{index}"
+            lead = len(self.inputs) - 1
+            return self.inputs[index].name if index < lead else f"{self.inputs[-1].name}{index - lead}"
         return self.inputs[index].name
 
 
@@ -256,10 +269,18 @@ def _infer_hardtanh(inputs, attrs):
 def _infer_reshape(inputs, attrs):
     x = inputs[0]
     shape = tuple(attrs["shape"])
-    _require(all(d >= 0 for d in shape), f"shape must be fully resolved (each >= 0), got {list(shape)}")
+    # One -1 (format 1.2, dynamic shapes) takes the size that keeps numel; the rest are fixed.
+    _require(all(d >= -1 for d in shape) and list(shape).count(-1) <= 1,
+             f"shape entries must be >= 0, with at most one -1, got {list(shape)}")
     numel_in = 1
     for d in x:
         numel_in *= d
+    if -1 in shape:
+        known = 1
+        for d in shape:
+            known *= d if d != -1 else 1
+        _require(known > 0 and numel_in % known == 0, f"cannot reshape {_fmt(x)} ({numel_in} elements) to {list(shape)}")
+        shape = tuple(numel_in // known if d == -1 else d for d in shape)
     numel_out = 1
     for d in shape:
         numel_out *= d
@@ -314,7 +335,138 @@ def _pool_attrs(with_dilation: bool) -> Dict[str, AttrSpec]:
     return attrs
 
 
+# -- control flow and scalar ops (codes 17-26; docs/ops.md) -------------------------------
+
+_COMPARE_MODES = ("eq", "ne", "lt", "le", "gt", "ge")
+_LOGICAL_MODES = ("and", "or", "xor")
+_CAST_CODES = {1: "f32", 8: "i64", 9: "bool"}
+
+
+def _dtypes_same(allowed: Tuple[str, ...], out: Optional[str] = None):
+    """Dtype rule of a broadcasting binary op: both inputs one dtype of `allowed`."""
+    def infer(dtypes, attrs):
+        a, b = dtypes[0], dtypes[1]
+        _require(a in allowed and b in allowed, f"inputs must be {'/'.join(allowed)}, got {a} and {b}")
+        _require(a == b, f"inputs must have the same dtype, got {a} and {b}")
+        return [out or a]
+    return infer
+
+
+def _dtypes_add(dtypes, attrs):
+    out = _dtypes_same(("f32", "i64"))(dtypes, attrs)
+    if out[0] == "i64":
+        alpha = attrs.get("alpha", 1)
+        _require(float(alpha).is_integer(), f"alpha must be a whole number for i64 inputs, got {alpha}")
+        _require("act_min" not in attrs and "act_max" not in attrs, "act_min/act_max are only allowed on f32 inputs")
+    return out
+
+
+def _dtypes_unary(allowed: Tuple[str, ...], out: Optional[str] = None):
+    def infer(dtypes, attrs):
+        _require(dtypes[0] in allowed, f"input must be {'/'.join(allowed)}, got {dtypes[0]}")
+        return [out or dtypes[0]]
+    return infer
+
+
+def _infer_broadcast(inputs, attrs):
+    return [broadcast_shapes(inputs[0], inputs[1])]
+
+
+def _infer_compare(inputs, attrs):
+    _require(0 <= attrs["mode"] < len(_COMPARE_MODES), f"mode must be 0..5 ({', '.join(_COMPARE_MODES)}), got {attrs['mode']}")
+    return _infer_broadcast(inputs, attrs)
+
+
+def _infer_logical(inputs, attrs):
+    _require(0 <= attrs["mode"] < len(_LOGICAL_MODES), f"mode must be 0..2 ({', '.join(_LOGICAL_MODES)}), got {attrs['mode']}")
+    return _infer_broadcast(inputs, attrs)
+
+
+def _infer_cast(inputs, attrs):
+    _require(attrs["to"] in _CAST_CODES, f"to must be a dtype code 1 (f32), 8 (i64) or 9 (bool), got {attrs['to']}")
+    return [inputs[0]]
+
+
+def _dtypes_cast(dtypes, attrs):
+    _require(dtypes[0] in ("f32", "i64", "bool"), f"input must be f32/i64/bool, got {dtypes[0]}")
+    _require(attrs["to"] in _CAST_CODES, f"to must be a dtype code 1, 8 or 9, got {attrs['to']}")
+    return [_CAST_CODES[attrs["to"]]]
+
+
+def _infer_size(inputs, attrs):
+    rank = len(inputs[0])
+    _require(-rank <= attrs["dim"] < rank, f"dim {attrs['dim']} out of range for rank {rank}")
+    return [()]
+
+
+def _signature(values) -> List[Tuple[str, Shape]]:
+    return [(v.dtype, tuple(v.shape)) for v in values]
+
+
+def _fmt_sig(sig) -> str:
+    return "(" + ", ".join(f"{d}{_fmt(s)}" for d, s in sig) + ")"
+
+
+def _infer_if(inputs, attrs):
+    _require(inputs[0] == (), f"cond must be a scalar (bool[]), got {_fmt(inputs[0])}")
+    captures = [tuple(s) for s in inputs[1:]]
+    then_g, else_g = attrs["then_branch"], attrs["else_branch"]
+    for name, g in (("then_branch", then_g), ("else_branch", else_g)):
+        shapes = [tuple(v.shape) for v in g.inputs]
+        _require(shapes == captures, f"{name} takes inputs {[_fmt(s) for s in shapes]}, "
+                                     f"the node passes {[_fmt(s) for s in captures]}")
+    then_out, else_out = _signature(then_g.outputs), _signature(else_g.outputs)
+    _require(then_out == else_out, f"then_branch returns {_fmt_sig(then_out)}, else_branch returns {_fmt_sig(else_out)}")
+    return [s for _, s in then_out]
+
+
+def _dtypes_if(dtypes, attrs):
+    _require(dtypes[0] == "bool", f"cond must be bool, got {dtypes[0]}")
+    for name in ("then_branch", "else_branch"):
+        got = [v.dtype for v in attrs[name].inputs]
+        _require(got == list(dtypes[1:]), f"{name} takes dtypes {got}, the node passes {list(dtypes[1:])}")
+    return [v.dtype for v in attrs["then_branch"].outputs]
+
+
+def _loop_parts(inputs, attrs):
+    n = attrs["num_carried"]
+    _require(0 <= n <= len(inputs) - 2, f"num_carried {n} out of range for {len(inputs)} inputs")
+    return list(inputs[2:2 + n]), list(inputs[2 + n:])
+
+
+def _infer_loop(inputs, attrs):
+    _require(inputs[0] is None or inputs[0] == (), f"max_trip_count must be a scalar (i64[]), got {_fmt(inputs[0])}")
+    _require(inputs[1] is None or inputs[1] == (), f"cond must be a scalar (bool[]), got {_fmt(inputs[1])}")
+    carried, captures = _loop_parts(inputs, attrs)
+    _require(all(s is not None for s in carried + captures), "carried values and captures must be present")
+    body = attrs["body"]
+    expected = [(), ()] + [tuple(s) for s in carried + captures]
+    got = [tuple(v.shape) for v in body.inputs]
+    _require(got == expected, f"body takes inputs {[_fmt(s) for s in got]}, expected (iter, cond, carried..., "
+                              f"captures...) = {[_fmt(s) for s in expected]}")
+    outs = [tuple(v.shape) for v in body.outputs]
+    _require(len(outs) == 1 + len(carried), f"body returns {len(outs)} values, expected cond and {len(carried)} carried")
+    _require(outs[0] == (), f"body output 0 (cond) must be a scalar, got {_fmt(outs[0])}")
+    for j, (o, c) in enumerate(zip(outs[1:], carried)):
+        _require(o == tuple(c), f"body output {j + 1} is {_fmt(o)}, carried value {j} is {_fmt(c)}")
+    return [tuple(c) for c in carried]
+
+
+def _dtypes_loop(dtypes, attrs):
+    _require(dtypes[0] in (None, "i64"), f"max_trip_count must be i64, got {dtypes[0]}")
+    _require(dtypes[1] in (None, "bool"), f"cond must be bool, got {dtypes[1]}")
+    carried, captures = _loop_parts(dtypes, attrs)
+    body = attrs["body"]
+    got = [v.dtype for v in body.inputs]
+    expected = ["i64", "bool"] + carried + captures
+    _require(got == expected, f"body takes dtypes {got}, expected {expected}")
+    outs = [v.dtype for v in body.outputs]
+    _require(outs[:1] == ["bool"] and outs[1:] == carried, f"body returns dtypes {outs}, expected {['bool'] + carried}")
+    return carried
+
+
 _X = (InputSpec("x"),)
+_AB = (InputSpec("a"), InputSpec("b"))
 
 SCHEMAS: Tuple[OpSchema, ...] = (
     OpSchema(1, "conv2d", (InputSpec("x"), InputSpec("weight"), InputSpec("bias", True), InputSpec("residual", True)),
@@ -324,7 +476,8 @@ SCHEMAS: Tuple[OpSchema, ...] = (
                                InputSpec("weight", True), InputSpec("bias", True)),
              {"eps": AttrSpec(FLOAT)}, _infer_batch_norm),
     OpSchema(3, "relu", _X, {}, _same),
-    OpSchema(4, "add", (InputSpec("a"), InputSpec("b")), {"alpha": AttrSpec(FLOAT), **_EPILOGUE_ATTRS}, _infer_add),
+    OpSchema(4, "add", (InputSpec("a"), InputSpec("b")), {"alpha": AttrSpec(FLOAT), **_EPILOGUE_ATTRS}, _infer_add,
+             infer_dtypes=_dtypes_add),
     OpSchema(5, "max_pool2d", _X, _pool_attrs(True), _infer_max_pool2d),
     OpSchema(6, "avg_pool2d", _X,
              {**_pool_attrs(False), "count_include_pad": AttrSpec(INT), "divisor_override": AttrSpec(INT)},
@@ -335,11 +488,28 @@ SCHEMAS: Tuple[OpSchema, ...] = (
              dict(_EPILOGUE_ATTRS), _infer_linear),
     OpSchema(10, "hardtanh", _X, {"min_val": AttrSpec(FLOAT), "max_val": AttrSpec(FLOAT)}, _infer_hardtanh),
     OpSchema(11, "sigmoid", _X, {}, _same),
-    OpSchema(12, "mul", (InputSpec("a"), InputSpec("b")), {}, _infer_mul),
+    OpSchema(12, "mul", (InputSpec("a"), InputSpec("b")), {}, _infer_mul, infer_dtypes=_dtypes_same(("f32", "i64"))),
     OpSchema(13, "reshape", _X, {"shape": AttrSpec(INTS)}, _infer_reshape),
     OpSchema(14, "cat", (InputSpec("x"),), {"axis": AttrSpec(INT)}, _infer_cat, variadic=True),
     OpSchema(15, "mean", _X, {"dims": AttrSpec(INTS), "keepdim": AttrSpec(INT)}, _infer_mean),
     OpSchema(16, "softmax", _X, {"axis": AttrSpec(INT)}, _infer_softmax),
+    OpSchema(17, "if", (InputSpec("cond"), InputSpec("captures")),
+             {"then_branch": AttrSpec(GRAPH), "else_branch": AttrSpec(GRAPH)}, _infer_if, variadic=True,
+             num_outputs=None, infer_dtypes=_dtypes_if),
+    OpSchema(18, "loop", (InputSpec("max_trip_count", True), InputSpec("cond", True), InputSpec("carried")),
+             {"body": AttrSpec(GRAPH), "num_carried": AttrSpec(INT)}, _infer_loop, variadic=True,
+             num_outputs=None, infer_dtypes=_dtypes_loop),
+    OpSchema(19, "sub", _AB, {}, _infer_broadcast, infer_dtypes=_dtypes_same(("f32", "i64"))),
+    OpSchema(20, "div", _AB, {}, _infer_broadcast, infer_dtypes=_dtypes_same(("f32", "i64"))),
+    OpSchema(21, "compare", _AB, {"mode": AttrSpec(INT)}, _infer_compare,
+             infer_dtypes=_dtypes_same(("f32", "i64"), "bool")),
+    OpSchema(22, "logical_not", _X, {}, _same, infer_dtypes=_dtypes_unary(("bool",))),
+    OpSchema(23, "logical", _AB, {"mode": AttrSpec(INT)}, _infer_logical, infer_dtypes=_dtypes_same(("bool",))),
+    OpSchema(24, "sum", _X, {"dims": AttrSpec(INTS), "keepdim": AttrSpec(INT)}, _infer_mean,
+             infer_dtypes=_dtypes_unary(("f32", "i64"))),
+    OpSchema(25, "cast", _X, {"to": AttrSpec(INT)}, _infer_cast, infer_dtypes=_dtypes_cast),
+    OpSchema(26, "size", _X, {"dim": AttrSpec(INT)}, _infer_size,
+             infer_dtypes=lambda dtypes, attrs: ["i64"]),
 )
 
 BY_NAME: Dict[str, OpSchema] = {s.name: s for s in SCHEMAS}
@@ -369,6 +539,9 @@ def check_attrs(op_schema: OpSchema, attrs: Dict[str, object]) -> None:
                      f"attribute '{name}' must be a float, got {value!r}")
         elif spec.type == STRING:
             _require(isinstance(value, str), f"attribute '{name}' must be a string, got {value!r}")
+        elif spec.type == GRAPH:
+            from .graph import Graph  # graph.py does not import ops.py; this keeps it that way
+            _require(isinstance(value, Graph), f"attribute '{name}' must be a subgraph (ir.Graph), got {value!r}")
         else:
             element = int if spec.type == INTS else (int, float)
             _require(isinstance(value, (list, tuple)) and all(isinstance(v, element) for v in value),
@@ -388,7 +561,7 @@ def infer_shapes(op: str, input_shapes: List[Optional[Shape]], attrs: Dict[str, 
                 ("" if op_schema.max_inputs == op_schema.min_inputs else f"..{op_schema.max_inputs}"))
              + f" inputs, got {count}")
     for i, shape in enumerate(input_shapes):
-        required = op_schema.variadic or not op_schema.inputs[i].optional
+        required = not op_schema.input_optional(i)
         _require(shape is not None or not required, f"required input '{op_schema.input_name(i)}' is absent")
     check_attrs(op_schema, attrs)
     if not op_schema.variadic:

@@ -113,6 +113,23 @@ def adopt_output(graph: Graph, producer: Node, consumer: Node) -> None:
     forget_value(graph, old)
 
 
+def each_graph(graph: Graph, transform: Callable[[Graph], int]) -> int:
+    """Applies a graph-local transform to ``graph`` and every subgraph nested in it, innermost
+    first; returns the sum of what it returns (e.g. nodes changed).
+
+    Subgraphs (``if`` branches, ``loop`` bodies) are self-contained graphs (ir/graph.py), so a
+    pass that only rewrites nodes, constants and reads inside one graph stays correct there
+    as long as it keeps the graph's inputs and its number of outputs, which the control-flow
+    node's interface fixes; every pass using this helper does (they never touch inputs and
+    only rename outputs to values of the same type).
+    """
+    total = 0
+    for node in list(graph.nodes):
+        for _, sub in node.subgraphs():
+            total += each_graph(sub, transform)
+    return total + int(transform(graph))
+
+
 def remove_nodes(graph: Graph, doomed: Iterable[Node]) -> None:
     ids = {id(n) for n in doomed}
     graph.nodes = [n for n in graph.nodes if id(n) not in ids]
@@ -141,7 +158,7 @@ def epilogue(node: Node) -> Tuple[float, float]:
 
 def copy_graph(graph: Graph) -> Graph:
     """A deep copy whose constants share (read-only) array data with the original."""
-    memo = {id(array): array for array in graph.constants.values()}
+    memo = {id(array): array for g in graph.all_graphs() for array in g.constants.values()}
     return copy.deepcopy(graph, memo)
 
 
@@ -321,5 +338,5 @@ class PassManager:
 __all__ = [
     "Pass", "PassResult", "PassManager", "PassError", "PROPERTIES", "check_property",
     "uses", "output_names", "has_single_consumer", "replace_uses", "forget_value", "adopt_output",
-    "remove_nodes", "replace_constant", "epilogue", "copy_graph",
+    "remove_nodes", "replace_constant", "epilogue", "copy_graph", "each_graph",
 ]

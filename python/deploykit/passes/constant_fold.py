@@ -6,7 +6,8 @@ it produces rarely contain such nodes; other frontends, hand-built graphs and th
 passes can. The node is run by the C++ runtime itself (a one-node archive loaded with
 deploykit.load), so the folded constant is bit for bit what the runtime would have
 computed. A fold that would store much more data than it removes (a broadcast that
-materializes a large tensor) is skipped.
+materializes a large tensor) is skipped. Subgraphs are folded on their own (their
+constants are their own); ``if`` / ``loop`` nodes themselves are never folded.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ import tempfile
 import numpy as np
 
 from ..ir.graph import CONSTANT, Graph, Node
-from .base import Pass, PassResult, forget_value, remove_nodes, replace_uses
+from .base import Pass, PassResult, each_graph, forget_value, remove_nodes, replace_uses
 
 # Fold only if the result has at most this many elements or no more than the inputs together.
 MAX_GROWTH_ELEMENTS = 1 << 16
 
 
 def is_foldable(node: Node) -> bool:
+    if node.subgraphs():
+        return False  # if / loop: their subgraphs are folded on their own (each_graph), the node stays
     present = [v for v in node.inputs if v is not None]
     return bool(present) and all(v.kind == CONSTANT for v in present)
 
@@ -79,4 +82,4 @@ class ConstantFolding(Pass):
     description = "evaluate nodes whose inputs are all constants (in the C++ runtime) and store the result"
 
     def run(self, graph: Graph) -> PassResult:
-        return PassResult(graph, fold_constants(graph) > 0)
+        return PassResult(graph, each_graph(graph, fold_constants) > 0)

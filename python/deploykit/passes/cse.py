@@ -13,7 +13,7 @@ import hashlib
 from typing import Dict, Tuple
 
 from ..ir.graph import Graph, Node
-from .base import Pass, PassResult, forget_value, output_names, remove_nodes, replace_uses
+from .base import Pass, PassResult, each_graph, forget_value, output_names, remove_nodes, replace_uses
 
 
 def _freeze(value):
@@ -79,4 +79,4 @@ class CommonSubexpressionElimination(Pass):
     description = "merge identical constants and nodes that compute the same value"
 
     def run(self, graph: Graph) -> PassResult:
-        return PassResult(graph, eliminate_common_subexpressions(graph) > 0)
+        return PassResult(graph, each_graph(graph, eliminate_common_subexpressions) > 0)

@@ -8,7 +8,7 @@ branch of a tuple), and so do the fusion passes (a folded BatchNorm's parameters
 from __future__ import annotations
 
 from ..ir.graph import Graph
-from .base import Pass, PassResult, forget_value
+from .base import Pass, PassResult, each_graph, forget_value
 
 
 def eliminate_dead_code(graph: Graph) -> bool:
@@ -40,4 +40,5 @@ class DeadCodeElimination(Pass):
     description = "remove nodes and constants no graph output depends on"
 
     def run(self, graph: Graph) -> PassResult:
-        return PassResult(graph, eliminate_dead_code(graph))
+        # Inside subgraphs too; an if / loop node is pure, so it goes when nothing reads its outputs.
+        return PassResult(graph, each_graph(graph, eliminate_dead_code) > 0)

@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 
 from ..ir.graph import CONSTANT, Graph, Node
-from .base import (Pass, PassResult, adopt_output, has_single_consumer, output_names, remove_nodes,
+from .base import (Pass, PassResult, adopt_output, each_graph, has_single_consumer, output_names, remove_nodes,
                    replace_constant, uses)
 
 
@@ -99,4 +99,4 @@ class FoldBatchNorm(Pass):
     description = "fold inference batch_norm into the preceding conv2d / linear weights and bias"
 
     def run(self, graph: Graph) -> PassResult:
-        return PassResult(graph, fold_batch_norms(graph) > 0)
+        return PassResult(graph, each_graph(graph, fold_batch_norms) > 0)

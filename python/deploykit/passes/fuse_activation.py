@@ -15,8 +15,8 @@ import math
 from typing import Optional, Tuple
 
 from ..ir.graph import Graph, Node
-from .base import (Pass, PassResult, adopt_output, epilogue, has_single_consumer, output_names, remove_nodes,
-                   uses)
+from .base import (Pass, PassResult, adopt_output, each_graph, epilogue, has_single_consumer, output_names,
+                   remove_nodes, uses)
 
 FUSABLE_PRODUCERS = ("conv2d", "linear", "add")
 
@@ -72,4 +72,4 @@ class FuseActivation(Pass):
     description = "fold relu / relu6 / hardtanh / clamp into the producing conv2d, linear or add"
 
     def run(self, graph: Graph) -> PassResult:
-        return PassResult(graph, fuse_activations(graph) > 0)
+        return PassResult(graph, each_graph(graph, fuse_activations) > 0)

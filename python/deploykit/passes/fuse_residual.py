@@ -23,7 +23,7 @@ import math
 from typing import Optional, Tuple
 
 from ..ir.graph import Graph, Node, Value
-from .base import Pass, PassResult, epilogue, forget_value, has_single_consumer, output_names, uses
+from .base import Pass, PassResult, each_graph, epilogue, forget_value, has_single_consumer, output_names, uses
 
 FUSABLE_PRODUCERS = ("conv2d", "linear")
 
@@ -86,4 +86,4 @@ class FuseResidual(Pass):
     description = "fold add(conv2d/linear(x), r) into the conv2d/linear residual input"
 
     def run(self, graph: Graph) -> PassResult:
-        return PassResult(graph, fuse_residuals(graph) > 0)
+        return PassResult(graph, each_graph(graph, fuse_residuals) > 0)

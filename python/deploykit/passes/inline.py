@@ -3,11 +3,11 @@
 Module calls are already inlined by the TorchScript frontend: it lowers
 ``module.inlined_graph``, i.e. the graph after torch's own ``_jit_pass_inline``, in which
 every ``prim::CallMethod`` / ``prim::CallFunction`` of a submodule has been replaced by the
-callee's body (frontend/torchscript.py, _Lowering.run). IR version 1 has no call op and no
-subgraph attribute (the archive reader rejects GRAPH attributes), so at the IR level this
-pass has nothing to expand: it checks that claim, establishes the ``flat`` property the
-other passes rely on, and fails loudly (naming the node) if a frontend ever hands it a node
-that is not a plain op, instead of letting a later pass misread it.
+callee's body (frontend/torchscript.py, _Lowering.run). The IR has no call op, so at the
+IR level this pass has nothing to expand: it checks that claim, establishes the ``flat``
+property the other passes rely on, and fails loudly (naming the node) if a frontend ever
+hands it a node that is not a plain op, instead of letting a later pass misread it.
+``if`` / ``loop`` subgraphs are not calls: they are ops of docs/ops.md and stay.
 """
 
 from __future__ import annotations
@@ -25,5 +25,5 @@ class Inline(Pass):
     def run(self, graph: Graph) -> PassResult:
         why = check_property(graph, "flat")
         if why is not None:
-            raise ValueError(f"cannot inline: {why}; IR version 1 has no call or subgraph op to expand")
+            raise ValueError(f"cannot inline: {why}; the IR has no call op to expand")
         return PassResult(graph, changed=False)

@@ -19,6 +19,13 @@ plus one kernel scratch area, 64-byte aligned, shared by all nodes: its size is 
 largest ``workspace_bytes()`` of the chosen kernels, which only the runtime knows
 (e.g. an unfolded batch_norm needs 2*C floats). This pass reports the activation part.
 It is an analysis: the graph is not changed; the plan is in the PassResult's info.
+
+Control flow: an ``if`` / ``loop`` node is planned like any node (its outputs are buffers of
+the enclosing graph). The runtime plans each subgraph into its own arena and hands it to
+the node as its workspace (cpp/runtime/graph/subgraph.h), i.e. inside the kernel scratch
+part of ``arena_bytes`` that this pass does not model; ``subgraph_bytes`` in the info gives
+each subgraph's own activation plan by this same algorithm, for reference only (how the
+runtime sizes a subgraph's workspace around it is the runtime's business).
 """
 
 from __future__ import annotations
@@ -172,5 +179,7 @@ class MemoryPlanning(Pass):
 
     def run(self, graph: Graph) -> PassResult:
         plan = plan_memory(graph)
+        subgraph_bytes = {f"{sub.name}": plan_memory(sub).activation_bytes for sub in graph.all_graphs()[1:]}
         return PassResult(graph, changed=False, info={
-            "plan": plan, "activation_bytes": plan.activation_bytes, "naive_bytes": plan.naive_bytes})
+            "plan": plan, "activation_bytes": plan.activation_bytes, "naive_bytes": plan.naive_bytes,
+            "subgraph_bytes": subgraph_bytes})

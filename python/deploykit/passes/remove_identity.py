@@ -25,7 +25,7 @@ from typing import Optional
 import numpy as np
 
 from ..ir.graph import CONSTANT, NODE_OUTPUT, Graph, Node, Value
-from .base import Pass, PassResult, adopt_output, epilogue, output_names, remove_nodes, replace_uses, uses
+from .base import Pass, PassResult, adopt_output, each_graph, epilogue, output_names, remove_nodes, replace_uses, uses
 
 
 def _constant_equal_to(graph: Graph, value: Optional[Value], scalar: float) -> bool:
@@ -117,4 +117,4 @@ class RemoveIdentity(Pass):
     description = "drop no-op reshape/flatten/clamp/pool/mean/cat and add 0 / mul 1"
 
     def run(self, graph: Graph) -> PassResult:
-        return PassResult(graph, remove_identities(graph) > 0)
+        return PassResult(graph, each_graph(graph, remove_identities) > 0)

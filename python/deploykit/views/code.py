@@ -50,7 +50,7 @@ class _Names:
         if value.kind == CONSTANT:
             array = self.graph.constants[value.name]
             if array.ndim == 0:
-                return repr(float(array))
+                return repr(array.item() if array.dtype.kind in "bi" else float(array))
             # "layer1.0.conv1.weight" -> self.layer1[0].conv1.weight, as the nn.Module is accessed.
             parts = value.name.split(".")
             text = "self"
@@ -114,26 +114,56 @@ def node_expression(node: Node, names: _Names) -> str:
         return f"cat([{', '.join(args)}], axis={node.attrs['axis']})"
     if op == "hardtanh":
         return _clamp(args[0], node.attrs["min_val"], node.attrs["max_val"])
+    if op in ("sub", "div"):
+        return f"{args[0]} {'-' if op == 'sub' else '/'} {args[1]}"
+    if op == "compare":
+        return f"{args[0]} {('==', '!=', '<', '<=', '>', '>=')[node.attrs['mode']]} {args[1]}"
+    if op == "logical":
+        return f"{args[0]} {('and', 'or', '^')[node.attrs['mode']]} {args[1]}"
+    if op == "logical_not":
+        return f"not {args[0]}"
+    if op == "cast":
+        to = {1: "f32", 8: "i64", 9: "bool"}.get(node.attrs["to"], str(node.attrs["to"]))
+        return f"{to}({args[0]})"
+    if op == "if":
+        return f"then_branch({', '.join(args[1:])}) if {args[0]} else else_branch({', '.join(args[1:])})"
+    if op == "loop":
+        # docs/ops.md loop: body(iter, cond, carried..., captures...) while iter < trip count and cond
+        return f"loop(body, {', '.join(args)})"
     present = [a for a, v in zip(args, node.inputs) if v is not None] if op != "batch_norm" else args
     return f"{op}({', '.join(present + _kwargs(node))})"
 
 
-def format_code(graph: Graph) -> str:
-    names = _Names(graph)
+def _signature(graph: Graph, names: _Names, name: str) -> str:
     params = ", ".join(f"{names.local(v)}: {v.type_str()}" for v in graph.inputs)
     returns = ", ".join(v.type_str() for v in graph.outputs)
-    if len(graph.outputs) > 1:
+    if len(graph.outputs) != 1:
         returns = f"Tuple[{returns}]"
-    lines = [f"def {'forward' if graph.name == 'main' else graph.name}(self, {params}) -> {returns}:"]
-    lines.append(f"    # {len(graph.constants)} parameter tensors, {graph.num_parameters():,} values, in self.*")
+    return f"def {name}(self{', ' if params else ''}{params}) -> {returns}:"
+
+
+def _body(graph: Graph, names: _Names, indent: str, lines: List[str]) -> None:
     for node in graph.nodes:
-        targets = ", ".join(names.local(v) for v in node.outputs)
+        targets = ", ".join(names.local(v) for v in node.outputs) or "_"
         comment = ", ".join(v.type_str() for v in node.outputs)
         if node.name:
             comment += f"  {node.name}"
         if node.source:
             comment += f"  ({node.source})"
-        lines.append(f"    {targets} = {node_expression(node, names)}  # {comment}")
+        # A subgraph is a nested function of its own (it reads only its parameters and its
+        # own constants), defined right before the node that runs it.
+        for attr_name, sub in node.subgraphs():
+            sub_names = _Names(sub)
+            lines.append(f"{indent}{_signature(sub, sub_names, attr_name)}")
+            _body(sub, sub_names, indent + "    ", lines)
+        lines.append(f"{indent}{targets} = {node_expression(node, names)}  # {comment}")
     results = ", ".join(names.ref(v) for v in graph.outputs)
-    lines.append(f"    return {results}" if len(graph.outputs) == 1 else f"    return ({results})")
+    lines.append(f"{indent}return {results}" if len(graph.outputs) == 1 else f"{indent}return ({results})")
+
+
+def format_code(graph: Graph) -> str:
+    names = _Names(graph)
+    lines = [_signature(graph, names, "forward" if graph.name == "main" else graph.name)]
+    lines.append(f"    # {len(graph.constants)} parameter tensors, {graph.num_parameters():,} values, in self.*")
+    _body(graph, names, "    ", lines)
     return "\n".join(lines) + "\n"

@@ -24,7 +24,7 @@ import math
 from typing import Optional
 
 from ..ir.graph import CONSTANT, NUMPY_DTYPES, Graph
-from ..ir.printer import format_attr
+from ..ir.printer import format_attr, format_graph
 from .stats import graph_stats, human
 
 
@@ -65,8 +65,9 @@ def graph_to_json(graph: Graph, title: str = "") -> dict:
             if v is not None and v.name in producer:
                 edges.append([producer[v.name], index, v.name, v.type_str()])
         nodes.append({
-            "kind": "op", "op": node.op, "label": _label(node), "name": node.outputs[0].name, "module": node.name, "source": node.source,
-            "attrs": [[k, format_attr(v)] for k, v in node.attrs.items()],
+            "kind": "op", "op": node.op, "label": _label(node), "name": node.outputs[0].name if node.outputs else node.op, "module": node.name, "source": node.source,
+            # A subgraph (if / loop) shows as its printed text in the details panel.
+            "attrs": [[k, format_graph(v) if isinstance(v, Graph) else format_attr(v)] for k, v in node.attrs.items()],
             "inputs": [None if v is None else value_info(v) for v in node.inputs],
             "outputs": [value_info(v) for v in node.outputs],
             "flops": s.flops, "params": s.params, "weightBytes": s.weight_bytes,
@@ -113,7 +114,7 @@ svg { width: 100%; height: 100%; display: block; }
 #details h2 { font-size: 15px; margin: 0 0 4px; }
 #details h3 { font-size: 12px; margin: 14px 0 4px; text-transform: uppercase; color: #5b6678; letter-spacing: .04em; }
 #details table { border-collapse: collapse; width: 100%; }
-#details td { padding: 2px 4px; vertical-align: top; border-bottom: 1px solid #edf0f5; word-break: break-all; }
+#details td { padding: 2px 4px; vertical-align: top; border-bottom: 1px solid #edf0f5; word-break: break-all; white-space: pre-wrap; }
 #details td:first-child { color: #5b6678; white-space: nowrap; word-break: normal; }
 #details .hint { color: #7a869a; }
 .node rect { stroke: #7a869a; stroke-width: 1; rx: 5; ry: 5; }

@@ -26,6 +26,10 @@ def _prod(dims) -> int:
 
 
 def node_flops(node: Node) -> int:
+    """FLOPs of one execution of the node; if / loop count 0 here (their work depends on the
+    branch taken and the trip count, known only at run time)."""
+    if not node.outputs:
+        return 0
     op, out = node.op, node.outputs[0]
     present = [v for v in node.inputs if v is not None]
     extra = sum(1 for i in (2, 3) if len(node.inputs) > i and node.inputs[i] is not None)
@@ -109,8 +113,9 @@ def format_stats(graph: Graph, arena_bytes: Optional[int] = None) -> str:
     header = ("#", "value", "op", "output", "params", "FLOPs", "bytes")
     table = [header]
     for s in rows:
-        out = s.node.outputs[0]
-        table.append((str(s.index), "%" + out.name, s.node.op, out.type_str(), f"{s.params:,}",
+        out = s.node.outputs[0] if s.node.outputs else None
+        table.append((str(s.index), "%" + out.name if out else "-", s.node.op, out.type_str() if out else "",
+                      f"{s.params:,}",
                       f"{s.flops:,}", f"{s.bytes_total:,}"))
     total_params = graph.num_parameters()
     total_flops = sum(s.flops for s in rows)
@@ -131,14 +136,18 @@ def format_stats(graph: Graph, arena_bytes: Optional[int] = None) -> str:
                  f"{plan.naive_bytes:,} without reuse")
     if arena_bytes is not None:
         lines.append(f"runtime arena:     {arena_bytes:,} bytes (activations + kernel scratch)")
+    subgraphs = graph.all_graphs()[1:]
+    if subgraphs:
+        lines.append(f"subgraphs:         {len(subgraphs)} (if / loop), {sum(len(g.nodes) for g in subgraphs)} nodes; "
+                     "their FLOPs depend on the branch and trip count and are not in the table")
     lines.append("")
-    lines.append("op histogram:")
+    lines.append("op histogram (subgraphs included):" if subgraphs else "op histogram:")
     hist: Dict[str, int] = graph.op_histogram()
     flops_by_op: Dict[str, int] = {}
     for s in rows:
         flops_by_op[s.node.op] = flops_by_op.get(s.node.op, 0) + s.flops
     width = max((len(op) for op in hist), default=0)
     for op, count in sorted(hist.items(), key=lambda kv: (-kv[1], kv[0])):
-        share = 100.0 * flops_by_op[op] / total_flops if total_flops else 0.0
+        share = 100.0 * flops_by_op.get(op, 0) / total_flops if total_flops else 0.0
         lines.append(f"  {op.ljust(width)}  {count:>4}  {share:5.1f}% of FLOPs")
     return "\n".join(lines) + "\n"

@@ -178,7 +178,12 @@ class Tensor {
 struct TensorInfo {
   std::string name;
   DType dtype = DType::kInvalid;
+  /// Dimensions; -1 for a symbolic dim of a model exported with dynamic shapes.
   std::vector<int64_t> shape;
+  /// Empty when every dim is fixed. Otherwise one entry per dim: the symbol's name for a
+  /// symbolic dim ("N": every dim named N takes the same size in one call), "?" for an
+  /// output dim that depends on the input sizes without a name of its own, "" for a fixed dim.
+  std::vector<std::string> dim_names;
 };
 
 /// Where the time of one node went (Module::try_profile).
@@ -214,6 +219,10 @@ struct LoadOptions {
   /// Instruction-set ceiling for the kernels this Module chooses (they are chosen at
   /// load time). Lets one process compare or pin ISA paths without setting DEPLOYRT_ISA.
   Isa max_isa = Isa::kBest;
+  /// Models with symbolic dims (dynamic shapes) are prepared per input shape on the first
+  /// call with that shape; this many preparations (kernels and memory plan) are kept, least
+  /// recently used dropped first. 0 means 4. Packed weights are shared by all of them.
+  int max_shape_specializations = 0;
 };
 
 /// Every value the main graph computed, from Module::try_forward_debug.
@@ -264,8 +273,10 @@ class Module {
     return try_load_from_memory(data, size, options).take();
   }
 
-  /// Runs the main graph. Inputs must match inputs() in count, dtype and shape.
-  /// Returns freshly allocated outputs.
+  /// Runs the main graph. Inputs must match inputs() in count, dtype and shape; a symbolic
+  /// dim (-1 in inputs()) takes any size, the same for every dim with the same name, and
+  /// outputs then have the shapes inference gives (kInput when the model cannot take the
+  /// shapes, naming the input, dim and symbol, or the node). Returns freshly allocated outputs.
   Result<std::vector<Tensor>> try_forward(const std::vector<Tensor>& inputs) const;
   /// As the try_ form above, throwing deployrt::Error on failure.
   std::vector<Tensor> forward(const std::vector<Tensor>& inputs) const {
@@ -314,7 +325,8 @@ class Module {
   const char* isa() const;
   /// The archive's METADATA section (JSON text).
   std::string metadata() const;
-  /// Bytes of the planned activation arena.
+  /// Bytes of the planned activation arena (with dynamic shapes: that of the most recent
+  /// call's input shapes, 0 before the first call).
   size_t arena_bytes() const;
   /// Number of nodes in the main graph.
   size_t num_nodes() const;

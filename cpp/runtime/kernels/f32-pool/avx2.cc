@@ -1,0 +1,157 @@
+// AVX2 max-pool kernel (compiled with -mavx2 -mfma for this file only, see CMakeLists.txt;
+// called only when isa_level() allows AVX2).
+//
+// The AVX-512 kernel's structure on 8-lane ymm vectors: interior columns in blocks of 4
+// vectors with plain loads (contiguous for stride 1, two loads deinterleaved for stride 2,
+// a gather otherwise); columns near the row ends and the last partial vector with per-lane
+// masks (vmaskmov / masked gathers never touch masked-off lanes' memory).
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
+#include "kernels/f32-pool/pool.h"
+
+namespace deployrt {
+
+namespace {
+
+constexpr int kLanes = 8;
+
+// The address of x[offset] as an integer computation: `offset` may be negative (a masked
+// load whose first lanes fall in the left padding); only unmasked lanes are ever read.
+const float* at(const float* x, int64_t offset) {
+  return reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(x) + static_cast<uintptr_t>(offset * 4));
+}
+
+inline __m256i iota() { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
+inline __m256 neg_inf() { return _mm256_set1_ps(-std::numeric_limits<float>::infinity()); }
+
+// acc = v > acc ? v : acc (vmaxps returns its second operand on NaN and on equal values,
+// so a NaN v leaves acc alone and ties keep the earlier tap, as the reference does); the
+// NaN lanes are remembered in `nan` (all-ones lanes) and win at the end.
+inline void update(__m256 v, __m256& acc, __m256& nan) {
+  acc = _mm256_max_ps(v, acc);
+  nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+}
+
+inline __m256 result(__m256 acc, __m256 nan) {
+  return _mm256_blendv_ps(acc, _mm256_set1_ps(std::numeric_limits<float>::quiet_NaN()), nan);
+}
+
+// S = 1: unit stride; S = 2: stride 2; S = 0: any stride (gather, indices `gather`).
+template <int S>
+inline __m256 load_lanes(const float* p, __m256i gather) {
+  if (S == 1) return _mm256_loadu_ps(p);
+  if (S == 2) {
+    // [a0 a2 b0 b2 | a4 a6 b4 b6], then reorder the 64-bit pairs to a0 a2 a4 a6 b0 b2 b4 b6.
+    const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + kLanes);
+    const __m256 evens = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(evens), _MM_SHUFFLE(3, 1, 2, 0)));
+  }
+  return _mm256_i32gather_ps(p, gather, 4);
+}
+
+// NV full vectors starting at output column ow, all inside the interior.
+template <int S, int NV>
+inline void interior_block(const Pool2dShape& s, const float* x, float* y, int64_t oh, int64_t ow, __m256i gather) {
+  const int64_t stride = S == 0 ? s.stride_w : S;
+  __m256 acc[NV], nan[NV];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) {
+    acc[v] = neg_inf();
+    nan[v] = _mm256_setzero_ps();
+  }
+  for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
+    const int64_t ih = oh * s.stride_h - s.pad_top + kh * s.dilation_h;
+    if (ih < 0 || ih >= s.in_height) continue;
+    // Inside the interior ow*stride - pad_left >= 0, so this points into the row.
+    const float* row = x + ih * s.in_width + ow * stride - s.pad_left;
+    for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
+      const float* base = row + kw * s.dilation_w;
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) update(load_lanes<S>(base + v * kLanes * stride, gather), acc[v], nan[v]);
+    }
+  }
+  float* out = y + oh * s.out_width + ow;
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) _mm256_storeu_ps(out + v * kLanes, result(acc[v], nan[v]));
+}
+
+// `lanes` (1..8) output columns from ow, any of whose taps may fall outside the row.
+template <int S>
+inline void edge_vector(const Pool2dShape& s, const float* x, float* y, int64_t oh, int64_t ow, int64_t lanes) {
+  const __m256i active = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(lanes)), iota());
+  const __m256i width = _mm256_set1_epi32(static_cast<int32_t>(s.in_width));
+  const __m256i minus_one = _mm256_set1_epi32(-1);
+  // Lane t of tap kw reads input column (ow + t) * stride_w + kw * dilation_w - pad_left.
+  const __m256i first = _mm256_add_epi32(_mm256_mullo_epi32(iota(), _mm256_set1_epi32(static_cast<int32_t>(s.stride_w))),
+                                         _mm256_set1_epi32(static_cast<int32_t>(ow * s.stride_w - s.pad_left)));
+  __m256 acc = neg_inf(), nan = _mm256_setzero_ps();
+  for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
+    const int64_t ih = oh * s.stride_h - s.pad_top + kh * s.dilation_h;
+    if (ih < 0 || ih >= s.in_height) continue;
+    const float* row = x + ih * s.in_width;
+    for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
+      const int32_t off = static_cast<int32_t>(kw * s.dilation_w);
+      const __m256i idx = _mm256_add_epi32(first, _mm256_set1_epi32(off));
+      const __m256i valid = _mm256_and_si256(
+          active, _mm256_and_si256(_mm256_cmpgt_epi32(idx, minus_one), _mm256_cmpgt_epi32(width, idx)));
+      __m256 in;
+      if (S == 1) {
+        // vmaskmov reads 0 in masked-off lanes: make them -inf, which never wins.
+        in = _mm256_blendv_ps(neg_inf(), _mm256_maskload_ps(at(row, ow - s.pad_left + off), valid),
+                              _mm256_castsi256_ps(valid));
+      } else {
+        in = _mm256_mask_i32gather_ps(neg_inf(), row, idx, _mm256_castsi256_ps(valid), 4);
+      }
+      update(in, acc, nan);
+    }
+  }
+  float* out = y + oh * s.out_width + ow;
+  if (lanes == kLanes) {
+    _mm256_storeu_ps(out, result(acc, nan));
+  } else {
+    _mm256_maskstore_ps(out, active, result(acc, nan));
+  }
+}
+
+template <int S>
+void max_pool(const Pool2dShape& s, const float* x, float* y) {
+  int64_t lo_col = 0, hi_col = 0;
+  // Stride 2 loads 2 * 8 inputs per vector, one past the last one it keeps.
+  f32_max_pool2d_interior_columns(s, S == 2 ? 1 : 0, &lo_col, &hi_col);
+  const __m256i gather = _mm256_mullo_epi32(iota(), _mm256_set1_epi32(static_cast<int32_t>(s.stride_w)));
+  for (int64_t oh = 0; oh < s.out_height; ++oh) {
+    int64_t ow = 0;
+    while (ow < s.out_width) {
+      if (ow >= lo_col && ow + 4 * kLanes <= hi_col) {
+        interior_block<S, 4>(s, x, y, oh, ow, gather);
+        ow += 4 * kLanes;
+      } else if (ow >= lo_col && ow + kLanes <= hi_col) {
+        interior_block<S, 1>(s, x, y, oh, ow, gather);
+        ow += kLanes;
+      } else {
+        // Up to the interior's start (so the next vector can be a plain one), else a full
+        // or final partial vector.
+        int64_t lanes = std::min<int64_t>(kLanes, s.out_width - ow);
+        if (ow < lo_col) lanes = std::min(lanes, lo_col - ow);
+        edge_vector<S>(s, x, y, oh, ow, lanes);
+        ow += lanes;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void f32_max_pool2d_avx2(const Pool2dShape& s, const float* x, float* y) {
+  if (s.stride_w == 1) return max_pool<1>(s, x, y);
+  if (s.stride_w == 2) return max_pool<2>(s, x, y);
+  max_pool<0>(s, x, y);
+}
+
+}  // namespace deployrt
+#endif  // __x86_64__

@@ -1,0 +1,50 @@
+#include "kernels/f32-pool/pool.h"
+
+#include <algorithm>
+
+namespace deployrt {
+
+const F32MaxPoolVariant* f32_max_pool2d_variants(int* count) {
+#define DEPLOYRT_F32_MAXPOOL_ENTRY(name, isa) {#name, IsaLevel::isa, f32_max_pool2d_##name},
+  static const F32MaxPoolVariant kVariants[] = {DEPLOYRT_F32_MAXPOOL_VARIANTS(DEPLOYRT_F32_MAXPOOL_ENTRY)};
+#undef DEPLOYRT_F32_MAXPOOL_ENTRY
+  *count = static_cast<int>(sizeof(kVariants) / sizeof(kVariants[0]));
+  return kVariants;
+}
+
+const F32MaxPoolVariant& f32_max_pool2d_select(IsaLevel level) {
+  int count = 0;
+  const F32MaxPoolVariant* variants = f32_max_pool2d_variants(&count);
+  const F32MaxPoolVariant* best = &variants[0];  // scalar, always first
+  for (int i = 1; i < count; ++i) {
+    if (static_cast<int>(variants[i].isa) <= static_cast<int>(level) &&
+        static_cast<int>(variants[i].isa) > static_cast<int>(best->isa)) {
+      best = &variants[i];
+    }
+  }
+  return *best;
+}
+
+void f32_max_pool2d_interior_columns(const Pool2dShape& s, int64_t extra, int64_t* lo, int64_t* hi) {
+  // Tap kw reads iw = ow*stride_w + off with off = kw*dilation_w - pad_left; the first tap
+  // bounds the low end, the last tap (plus the slack) the high end.
+  const int64_t off_first = -s.pad_left;
+  const int64_t off_last = (s.kernel_w - 1) * s.dilation_w - s.pad_left + extra;
+  const int64_t first = off_first >= 0 ? 0 : (-off_first + s.stride_w - 1) / s.stride_w;
+  const int64_t end = off_last >= s.in_width ? 0 : (s.in_width - off_last + s.stride_w - 1) / s.stride_w;
+  *lo = std::min(first, s.out_width);
+  *hi = std::max(*lo, std::min(end, s.out_width));
+}
+
+bool f32_max_pool2d_fits_int32(const Pool2dShape& s) {
+  // Lane offsets within a row reach (out_width + 16) * stride_w plus the window's reach
+  // (and the pads below zero); keep them well inside int32.
+  constexpr int64_t kLimit = int64_t{1} << 30;
+  if (s.stride_w < 1 || s.dilation_w < 1 || s.kernel_w < 1) return false;
+  if (s.out_width + 16 > kLimit / s.stride_w) return false;
+  if (s.kernel_w > kLimit / s.dilation_w) return false;
+  if (s.pad_left > kLimit || s.in_width > kLimit) return false;
+  return (s.out_width + 16) * s.stride_w + s.kernel_w * s.dilation_w + s.pad_left <= kLimit;
+}
+
+}  // namespace deployrt

@@ -1,0 +1,131 @@
+#include "kernels/f32-winograd/winograd.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace deployrt {
+
+const F32WinogradVariant* f32_winograd_variants(int* count) {
+#define DEPLOYRT_F32_WINOGRAD_ENTRY(name, isa, lanes) \
+  {#name, IsaLevel::isa, lanes, f32_winograd_input_##name, f32_winograd_output_##name},
+  static const F32WinogradVariant kVariants[] = {DEPLOYRT_F32_WINOGRAD_VARIANTS(DEPLOYRT_F32_WINOGRAD_ENTRY)};
+#undef DEPLOYRT_F32_WINOGRAD_ENTRY
+  *count = static_cast<int>(sizeof(kVariants) / sizeof(kVariants[0]));
+  return kVariants;
+}
+
+const F32WinogradVariant& f32_winograd_select(IsaLevel level) {
+  int count = 0;
+  const F32WinogradVariant* variants = f32_winograd_variants(&count);
+  const F32WinogradVariant* best = &variants[0];  // scalar, always first
+  for (int i = 1; i < count; ++i) {
+    if (static_cast<int>(variants[i].isa) <= static_cast<int>(level) &&
+        static_cast<int>(variants[i].isa) > static_cast<int>(best->isa)) {
+      best = &variants[i];
+    }
+  }
+  return *best;
+}
+
+bool f32_winograd_supports(const Conv2dShape& s) {
+  if (s.kernel_h != 3 || s.kernel_w != 3 || s.stride_h != 1 || s.stride_w != 1 || s.dilation_h != 1 ||
+      s.dilation_w != 1 || s.groups != 1) {
+    return false;
+  }
+  // The SIMD variants index x and y (and residual) of the whole batch with int32 lane
+  // offsets, plus up to a patch's reach; keep both tensors well inside that range.
+  constexpr int64_t kLimit = int64_t{1} << 30;
+  const int64_t in_plane = s.in_height * s.in_width, out_plane = s.out_height * s.out_width;
+  if (in_plane > kLimit || out_plane > kLimit) return false;
+  if (s.in_channels > kLimit / in_plane || s.batch > kLimit / (s.in_channels * in_plane)) return false;
+  if (s.out_channels > kLimit / out_plane || s.batch > kLimit / (s.out_channels * out_plane)) return false;
+  return s.in_width < kLimit / 8 && s.out_width < kLimit / 8;
+}
+
+WinogradPlan make_winograd_plan(const Conv2dShape& s, const F32GemmVariant& gemm, const F32WinogradVariant& xform) {
+  WinogradPlan p;
+  p.shape = s;
+  p.gemm = gemm;
+  p.xform = xform;
+  p.tiles_h = (s.out_height + kWinogradTile - 1) / kWinogradTile;
+  p.tiles_w = (s.out_width + kWinogradTile - 1) / kWinogradTile;
+  p.tiles = s.batch * p.tiles_h * p.tiles_w;
+  p.m_panels = (s.out_channels + gemm.mr - 1) / gemm.mr;
+  // Chunk so that one chunk's V and M (36 * (C + OC) floats per tile) stay near 1 MiB, so
+  // the GEMMs read V and the output transform reads M from L2; at least one NR panel.
+  // Chunks are balanced (the last one is not a sliver) and rounded up to whole panels.
+  constexpr int64_t kChunkBytes = int64_t{1} << 20;
+  const int64_t per_tile = kWinogradPoints * (s.in_channels + s.out_channels) * int64_t{sizeof(float)};
+  const int64_t cap = std::max<int64_t>(gemm.nr, kChunkBytes / per_tile / gemm.nr * gemm.nr);
+  const int64_t chunks = (p.tiles + cap - 1) / cap;
+  const int64_t balanced = (p.tiles + chunks - 1) / chunks;
+  p.chunk_tiles = (balanced + gemm.nr - 1) / gemm.nr * gemm.nr;
+  return p;
+}
+
+AlignedBuffer f32_winograd_pack_weights(const WinogradPlan& p, const float* weight) {
+  const Conv2dShape& s = p.shape;
+  const int64_t c_count = s.in_channels, mr = p.gemm.mr;
+  const size_t floats = static_cast<size_t>(kWinogradPoints * p.m_panels * p.a_panel_floats());
+  AlignedBuffer buffer(aligned_malloc_or_null(floats * sizeof(float)));
+  if (!buffer) return buffer;
+  float* out = static_cast<float*>(buffer.get());
+  std::fill(out, out + floats, 0.0f);
+  // G (6x3) for points 0, 1, -1, 2, -2, inf; products in double, rounded once.
+  static const double kG[kWinogradAlpha][3] = {
+      {1.0 / 4, 0.0, 0.0},          {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+      {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0.0, 0.0, 1.0}};
+  for (int64_t oc = 0; oc < s.out_channels; ++oc) {
+    const int64_t m = oc / mr, row = oc % mr;
+    for (int64_t c = 0; c < c_count; ++c) {
+      const float* g = weight + (oc * c_count + c) * 9;
+      double gg[kWinogradAlpha][3];  // G g
+      for (int i = 0; i < kWinogradAlpha; ++i) {
+        for (int k = 0; k < 3; ++k) gg[i][k] = kG[i][0] * g[k] + kG[i][1] * g[3 + k] + kG[i][2] * g[6 + k];
+      }
+      for (int i = 0; i < kWinogradAlpha; ++i) {
+        for (int j = 0; j < kWinogradAlpha; ++j) {
+          const double u = gg[i][0] * kG[j][0] + gg[i][1] * kG[j][1] + gg[i][2] * kG[j][2];  // (G g G^T)[i][j]
+          const int64_t xi = i * kWinogradAlpha + j;
+          out[(xi * p.m_panels + m) * p.a_panel_floats() + c * mr + row] = static_cast<float>(u);
+        }
+      }
+    }
+  }
+  return buffer;
+}
+
+int64_t f32_winograd_lane_groups(const WinogradPlan& p, int64_t chunk_begin, int64_t chunk_end) {
+  // Whole GEMM panels: the lanes past the chunk's last tile up to the panel end are zeroed
+  // by the input transform, so the GEMM never reads uninitialized memory.
+  const int64_t panels = (chunk_end - chunk_begin + p.gemm.nr - 1) / p.gemm.nr;
+  return panels * (p.gemm.nr / p.xform.lanes);
+}
+
+int64_t f32_winograd_gemm_items(const WinogradPlan& p, int64_t chunk_begin, int64_t chunk_end) {
+  const int64_t panels = (chunk_end - chunk_begin + p.gemm.nr - 1) / p.gemm.nr;
+  return kWinogradPoints * p.m_panels * panels;
+}
+
+void f32_winograd_gemm(const WinogradPlan& p, const float* packed_u, const float* v, float* m, int64_t chunk_begin,
+                       int64_t chunk_end, int64_t begin, int64_t end) {
+  const int64_t count = chunk_end - chunk_begin;
+  const int64_t panels = (count + p.gemm.nr - 1) / p.gemm.nr;
+  const int64_t oc_count = p.shape.out_channels;
+  GemmEpilogue ep;  // the epilogue belongs after the output transform
+  ep.min = -std::numeric_limits<float>::infinity();
+  ep.max = std::numeric_limits<float>::infinity();
+  for (int64_t item = begin; item < end; ++item) {
+    const int64_t n = item % panels;
+    const int64_t xm = item / panels;
+    const int64_t xi = xm / p.m_panels, mp = xm % p.m_panels;
+    const int64_t row0 = mp * p.gemm.mr;
+    const int64_t mr = std::min<int64_t>(p.gemm.mr, oc_count - row0);
+    const int64_t nr = std::min<int64_t>(p.gemm.nr, count - n * p.gemm.nr);
+    p.gemm.fn(p.shape.in_channels, packed_u + (xi * p.m_panels + mp) * p.a_panel_floats(),
+              v + (xi * p.chunk_n_panels() + n) * p.b_panel_floats(),
+              m + (xi * oc_count + row0) * p.chunk_tiles + n * p.gemm.nr, p.chunk_tiles, mr, nr, ep);
+  }
+}
+
+}  // namespace deployrt

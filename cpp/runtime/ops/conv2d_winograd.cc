@@ -1,0 +1,96 @@
+#include "ops/conv2d_winograd.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "cpu/cpu_features.h"
+#include "kernels/f32-winograd/winograd.h"
+#include "ops/parallel.h"
+#include "ops/validate.h"
+#include "ops/weight_cache.h"
+#include "threadpool/thread_pool.h"
+
+namespace deployrt {
+
+namespace {
+
+enum Input { kX = 0, kWeight = 1, kBias = 2, kResidual = 3 };
+
+class Conv2dWinogradKernel final : public OpKernel {
+ public:
+  Conv2dWinogradKernel(const WinogradPlan& plan, std::shared_ptr<const void> packed, Activation act,
+                       size_t input_slots)
+      : plan_(plan), packed_(std::move(packed)), act_(act), input_slots_(input_slots) {}
+
+  size_t workspace_bytes() const override { return plan_.workspace_bytes(); }
+
+  void run(const TensorRef* inputs, TensorRef* outputs, void* workspace, ThreadPool& pool) const override {
+    const WinogradPlan& p = plan_;
+    const float* x = inputs[kX].as<const float>();
+    // Only the slots this node has are read (the executor leaves stale entries past them).
+    const float* bias = input_slots_ > kBias ? inputs[kBias].as<const float>() : nullptr;
+    const float* residual = input_slots_ > kResidual ? inputs[kResidual].as<const float>() : nullptr;
+    float* y = outputs[0].as<float>();
+    const float* u = static_cast<const float*>(packed_.get());
+    float* v = static_cast<float*>(workspace);
+    float* m = v + p.v_floats();
+    const int64_t c_count = p.shape.in_channels, oc_count = p.shape.out_channels;
+    // Per item: a transform of `lanes` tiles (~10 operations per patch value); a GEMM tile.
+    const int64_t transform_work = work_product({p.xform.lanes, kWinogradPoints, 10});
+    const int64_t gemm_work = work_product({c_count, p.gemm.mr, p.gemm.nr});
+    for (int64_t chunk = 0; chunk < p.chunks(); ++chunk) {
+      const int64_t cb = chunk * p.chunk_tiles, ce = std::min(p.tiles, cb + p.chunk_tiles);
+      const int64_t groups = f32_winograd_lane_groups(p, cb, ce);
+      pool.parallel_for(
+          groups * c_count, [&](int64_t begin, int64_t end) { p.xform.input(p, x, cb, ce, v, begin, end); },
+          grain_for(transform_work));
+      pool.parallel_for(
+          f32_winograd_gemm_items(p, cb, ce),
+          [&](int64_t begin, int64_t end) { f32_winograd_gemm(p, u, v, m, cb, ce, begin, end); },
+          grain_for(gemm_work));
+      pool.parallel_for(
+          groups * oc_count,
+          [&](int64_t begin, int64_t end) { p.xform.output(p, m, cb, ce, bias, residual, act_, y, begin, end); },
+          grain_for(transform_work));
+    }
+  }
+
+ private:
+  WinogradPlan plan_;
+  std::shared_ptr<const void> packed_;  // possibly shared with other specializations (ops/weight_cache.h)
+  Activation act_;
+  size_t input_slots_;
+};
+
+}  // namespace
+
+// Measured on this machine (docs/PERFORMANCE.md, "Winograd"), one thread, AVX-512,
+// im2col + packed GEMM vs Winograd for 3x3 pad-1 convs, C = OC:
+//   64ch 56x56 and 128ch 28x28: Winograd 3-7x faster (GEMM fed 2.25x fewer FLOPs and no
+//   im2col); 64ch 14x14: 3.3x; 256ch 14x14 (16 tiles): 1.8x; 32ch and 16ch 28x28: 2.7-3.1x;
+//   256ch 10x10 (9 tiles): 0.98x; 64ch 7x7: 1.06x; 256ch 7x7: 0.46x; 512ch 7x7: 0.1-0.5x.
+// Below 16 tiles the 4x4 tiles fill less than one 16-wide GEMM panel (7x7 is 4 tiles:
+// 3/4 of every panel is padding) while the transformed weights are 4x the originals and
+// stream from memory once per call, so the small late layers stay on im2col + GEMM.
+// Below 16 channels the transforms outweigh the GEMM they save.
+bool winograd_wins(const Conv2dShape& s) {
+  if (!f32_winograd_supports(s)) return false;
+  const int64_t tiles = s.batch * ((s.out_height + 3) / 4) * ((s.out_width + 3) / 4);
+  return s.in_channels >= 16 && s.out_channels >= 16 && tiles >= 16;
+}
+
+Result<std::unique_ptr<OpKernel>> create_conv2d_winograd(const NodeInfo& node, const Conv2dShape& s,
+                                                         Activation act) {
+  const IsaLevel level = isa_level();
+  const F32WinogradVariant& xform = f32_winograd_select(level);
+  const int64_t tiles = s.batch * ((s.out_height + 3) / 4) * ((s.out_width + 3) / 4);
+  const WinogradPlan plan = make_winograd_plan(s, f32_gemm_select(level, s.out_channels, tiles), xform);
+  const float* weight = constant_f32(node, kWeight);
+  // The transformed panels depend on the weight and the microkernel's tile height only.
+  std::shared_ptr<const void> packed = packed_weights(node, {weight, kWinogradPacking, {plan.gemm.mr, 0, 0}},
+                                                      [&] { return f32_winograd_pack_weights(plan, weight); });
+  if (!packed) return node.error("out of memory transforming weights " + node.inputs[kWeight].to_string());
+  return std::unique_ptr<OpKernel>(new Conv2dWinogradKernel(plan, std::move(packed), act, node.inputs.size()));
+}
+
+}  // namespace deployrt

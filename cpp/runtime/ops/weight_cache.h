@@ -1,0 +1,56 @@
+// Packed weights shared by every shape specialization of one Module.
+//
+// A Module whose archive has symbolic dims prepares its graph again for each new input
+// shape (api/shape_specializer.h). The packed form of a constant weight depends only on
+// the constant and on how it is packed (the microkernel's tile), never on the activation
+// shape, so every specialization takes it from here instead of packing its own copy:
+// memory stays one packed copy per (weight, layout) and a new shape costs no repacking.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+
+#include "core/aligned_alloc.h"
+#include "ops/op.h"
+
+namespace deployrt {
+
+/// Which packed layout of a weight: the packing routine and its parameters.
+struct WeightPackKey {
+  const void* data = nullptr;  // the constant's bytes (inside the archive)
+  uint32_t layout = 0;         // one code per packing routine (kConvGemmPacking, ...)
+  int64_t params[3] = {};      // what the layout depends on besides the data (tile sizes, groups)
+  bool operator<(const WeightPackKey& o) const {
+    return std::tie(data, layout, params[0], params[1], params[2]) <
+           std::tie(o.data, o.layout, o.params[0], o.params[1], o.params[2]);
+  }
+};
+
+/// Packing layouts (WeightPackKey::layout).
+enum : uint32_t { kConvGemmPacking = 1, kGemvPacking = 2, kWinogradPacking = 3 };
+
+class WeightCache {
+ public:
+  /// The packed buffer for `key`: packed by `pack` on first request, shared afterwards.
+  /// Null when `pack` returns null (out of memory; nothing is cached). Thread-safe; a
+  /// weight is packed once even when several threads ask for it at once.
+  std::shared_ptr<const void> get(const WeightPackKey& key, const std::function<AlignedBuffer()>& pack);
+  /// How many times a weight was packed (tests prove specializations share the packs).
+  uint64_t packings() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<WeightPackKey, std::shared_ptr<const void>> packed_;
+  uint64_t packings_ = 0;
+};
+
+/// Packs the constant input of `node` through node.weight_cache when it has one, else
+/// directly (static archives keep exactly their own packed copy per kernel).
+std::shared_ptr<const void> packed_weights(const NodeInfo& node, const WeightPackKey& key,
+                                           const std::function<AlignedBuffer()>& pack);
+
+}  // namespace deployrt

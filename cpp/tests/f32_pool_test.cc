@@ -1,0 +1,243 @@
+// Every max-pool microkernel of the variant list (kernels/f32-pool) against the reference
+// f32_max_pool2d_ref, bit for bit: output widths below, at and around the 8- and 16-lane
+// vectors and the 4-vector blocks, strides 1, 2 and 3 (the contiguous, deinterleaved and
+// gather paths), symmetric and asymmetric padding, dilation, rectangular kernels, ceil_mode
+// windows that hang past the input, NaN propagation and signed zeros. Also the max_pool2d
+// op end to end at 1 and 2 threads.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "cpu/cpu_features.h"
+#include "kernels/f32-pool/pool.h"
+#include "kernels/reference/pool2d_ref.h"
+#include "ops_test_util.h"
+
+namespace deployrt {
+namespace {
+
+IsaLevel host_isa() { return isa_level_for(detect_cpu_features(), nullptr); }
+
+struct Case {
+  int64_t h, w, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw;
+  bool ceil_mode;
+};
+
+// PyTorch's pooling output size (ops/window2d.cc pool_output_size) for one dim.
+int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t pad_begin, int64_t pad_end, int64_t d, bool ceil_mode) {
+  const int64_t numerator = in + pad_begin + pad_end - d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0);
+  int64_t size = numerator / s + 1;
+  if (ceil_mode && (size - 1) * s >= in + pad_begin) --size;
+  return size;
+}
+
+Pool2dShape shape_of(const Case& k, int64_t planes) {
+  Pool2dShape s;
+  s.planes = planes;
+  s.in_height = k.h;
+  s.in_width = k.w;
+  s.kernel_h = k.kh;
+  s.kernel_w = k.kw;
+  s.stride_h = k.sh;
+  s.stride_w = k.sw;
+  s.pad_top = k.pt;
+  s.pad_left = k.pl;
+  s.pad_bottom = k.pb;
+  s.pad_right = k.pr;
+  s.dilation_h = k.dh;
+  s.dilation_w = k.dw;
+  s.out_height = out_size(k.h, k.kh, k.sh, k.pt, k.pb, k.dh, k.ceil_mode);
+  s.out_width = out_size(k.w, k.kw, k.sw, k.pl, k.pr, k.dw, k.ceil_mode);
+  return s;
+}
+
+std::vector<Case> cases() {
+  std::vector<Case> out;
+  // ResNet's 3x3 stride 2 pad 1 and a 2x2 stride 2, and 3x3 stride 1 pad 1, over output
+  // widths around every vector and block boundary (8, 16, 32, 64 columns and beyond).
+  for (int64_t w : {1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 66, 80, 97, 112, 130}) {
+    out.push_back({4, w, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, false});
+    out.push_back({4, w, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true});
+    out.push_back({3, w, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, false});
+    if (w >= 2) out.push_back({4, w, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, true});
+  }
+  out.push_back({9, 70, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, false});    // stride 3: the gather path
+  out.push_back({9, 71, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, true});     // stride 3, ceil_mode
+  out.push_back({8, 100, 3, 3, 1, 5, 0, 1, 0, 1, 1, 1, false});   // stride 5 along W only
+  out.push_back({12, 40, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, false});   // 5x5
+  out.push_back({12, 41, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, true});    // 5x5 stride 2 ceil
+  out.push_back({11, 50, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, false});   // 7x7 stride 2
+  out.push_back({9, 37, 3, 5, 1, 1, 0, 2, 1, 1, 1, 1, false});    // rectangular, asymmetric pads
+  out.push_back({10, 45, 3, 3, 1, 1, 1, 1, 1, 1, 2, 2, false});   // dilation 2
+  out.push_back({10, 45, 3, 3, 2, 2, 1, 1, 1, 1, 2, 3, true});    // dilation 3 along W, stride 2
+  out.push_back({10, 46, 3, 3, 2, 3, 1, 1, 1, 1, 2, 2, true});    // dilation 2, stride 3
+  out.push_back({6, 20, 2, 2, 1, 1, 3, 4, 3, 4, 1, 1, false});    // pads wider than the window: -inf cells
+  out.push_back({5, 6, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, false});     // no padding, tiny plane
+  out.push_back({7, 35, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, false});    // 1x1 (a copy)
+  out.push_back({7, 35, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, false});    // 1x1 stride 2 (a subsample)
+  out.push_back({1, 200, 1, 9, 1, 1, 0, 4, 0, 4, 1, 1, false});   // a 1-row plane, 1x9 window
+  out.push_back({112, 112, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, false}); // ResNet's stem max-pool
+  return out;
+}
+
+std::string describe(const Case& k) {
+  return "in " + std::to_string(k.h) + "x" + std::to_string(k.w) + " k " + std::to_string(k.kh) + "x" +
+         std::to_string(k.kw) + " s " + std::to_string(k.sh) + "," + std::to_string(k.sw) + " d " +
+         std::to_string(k.dh) + "," + std::to_string(k.dw) + " pads " + std::to_string(k.pt) + "," +
+         std::to_string(k.pl) + "," + std::to_string(k.pb) + "," + std::to_string(k.pr) +
+         (k.ceil_mode ? " ceil" : "");
+}
+
+// Same bits, or both NaN (the reference keeps the input's NaN, the SIMD kernels a quiet one).
+bool same_value(float a, float b) {
+  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
+  return std::memcmp(&a, &b, sizeof(float)) == 0;
+}
+
+class F32MaxPoolTest : public ::testing::TestWithParam<int> {
+ protected:
+  const F32MaxPoolVariant& variant() const {
+    int count = 0;
+    return f32_max_pool2d_variants(&count)[GetParam()];
+  }
+  void SetUp() override {
+    if (static_cast<int>(variant().isa) > static_cast<int>(host_isa())) {
+      GTEST_SKIP() << "f32_max_pool2d_" << variant().name << " needs " << isa_name(variant().isa)
+                   << "; this host has " << isa_name(host_isa());
+    }
+  }
+
+  // Runs the variant plane by plane and checks every output against the reference, and
+  // that nothing is stored past the end.
+  void check(const Case& k, const std::vector<float>& x, int64_t planes) {
+    const F32MaxPoolVariant& v = variant();
+    const Pool2dShape s = shape_of(k, planes);
+    ASSERT_GE(s.out_height, 1);
+    ASSERT_GE(s.out_width, 1);
+    ASSERT_TRUE(f32_max_pool2d_fits_int32(s));
+    const int64_t in_plane = s.in_height * s.in_width, out_plane = s.out_height * s.out_width;
+    ASSERT_EQ(static_cast<int64_t>(x.size()), planes * in_plane);
+    std::vector<float> expected(static_cast<size_t>(planes * out_plane));
+    f32_max_pool2d_ref(s, x.data(), expected.data(), 0, planes);
+    const float sentinel = 777.0f;
+    std::vector<float> got(expected.size() + 64, sentinel);
+    for (int64_t i = 0; i < planes; ++i) v.fn(s, x.data() + i * in_plane, got.data() + i * out_plane);
+    for (size_t i = 0; i < expected.size(); ++i) {
+      ASSERT_TRUE(same_value(got[i], expected[i]))
+          << v.name << " " << describe(k) << ": got " << got[i] << ", expected " << expected[i] << " at " << i
+          << " (plane " << i / out_plane << ", row " << (i % out_plane) / s.out_width << ", col "
+          << i % s.out_width << ")";
+    }
+    for (size_t i = expected.size(); i < got.size(); ++i) ASSERT_EQ(got[i], sentinel) << "store past the end";
+  }
+};
+
+TEST_P(F32MaxPoolTest, MatchesReferenceOverTails) {
+  uint32_t seed = 5;
+  for (const Case& k : cases()) {
+    const int64_t planes = 2;
+    check(k, testing::random_values(planes * k.h * k.w, seed++), planes);
+  }
+}
+
+TEST_P(F32MaxPoolTest, NaNWinsItsWindows) {
+  uint32_t seed = 99;
+  for (const Case& k : {Case{5, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, false}, Case{6, 70, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true},
+                        Case{7, 50, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, false}}) {
+    std::vector<float> x = testing::random_values(k.h * k.w, seed++);
+    // NaNs at the left edge, inside, and at the last column; and +inf beside one of them.
+    x[static_cast<size_t>(1 * k.w + 0)] = NAN;
+    x[static_cast<size_t>(2 * k.w + 17)] = NAN;
+    x[static_cast<size_t>(2 * k.w + 18)] = std::numeric_limits<float>::infinity();
+    x[static_cast<size_t>(k.h * k.w - 1)] = -NAN;
+    check(k, x, 1);
+  }
+}
+
+TEST_P(F32MaxPoolTest, SignedZerosAndInfinitiesKeepTheFirstMaximum) {
+  // Windows of equal zeros keep the first tap's sign (max(v, acc) keeps acc on ties), as
+  // the reference does; -inf inputs never lose to padding.
+  uint32_t seed = 7;
+  for (const Case& k : {Case{6, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, false}, Case{6, 70, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true}}) {
+    std::vector<float> x = testing::random_values(k.h * k.w, seed++);
+    for (size_t i = 0; i < x.size(); ++i) {
+      x[i] = x[i] < -0.5f ? -std::numeric_limits<float>::infinity() : (x[i] < 0.0f ? -0.0f : 0.0f);
+    }
+    check(k, x, 1);
+  }
+}
+
+std::string variant_name(const ::testing::TestParamInfo<int>& info) {
+  int count = 0;
+  return f32_max_pool2d_variants(&count)[info.param].name;
+}
+
+int variant_count() {
+  int count = 0;
+  f32_max_pool2d_variants(&count);
+  return count;
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, F32MaxPoolTest, ::testing::Range(0, variant_count()), variant_name);
+
+TEST(F32MaxPoolSelect, PicksHighestAvailableIsa) {
+  EXPECT_STREQ(f32_max_pool2d_select(IsaLevel::kScalar).name, "scalar");
+#if defined(__x86_64__)
+  EXPECT_STREQ(f32_max_pool2d_select(IsaLevel::kAvx2).name, "avx2");
+  EXPECT_STREQ(f32_max_pool2d_select(IsaLevel::kAvx512).name, "avx512");
+#endif
+}
+
+TEST(F32MaxPoolInterior, ColumnsWhereEveryTapIsInside) {
+  Pool2dShape s;
+  s.in_height = s.out_height = 4;
+  s.in_width = s.out_width = 10;
+  s.kernel_h = s.kernel_w = 3;
+  s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = 1;
+  int64_t lo = 0, hi = 0;
+  f32_max_pool2d_interior_columns(s, 0, &lo, &hi);
+  EXPECT_EQ(lo, 1);  // column 0 reads iw = -1
+  EXPECT_EQ(hi, 9);  // column 9 reads iw = 10
+  f32_max_pool2d_interior_columns(s, 1, &lo, &hi);
+  EXPECT_EQ(hi, 8);
+  s.in_width = s.out_width = 2;  // narrower than the window: no interior at all
+  f32_max_pool2d_interior_columns(s, 0, &lo, &hi);
+  EXPECT_GE(lo, hi);
+}
+
+TEST(F32MaxPoolFits, RejectsOffsetsBeyondInt32) {
+  Pool2dShape s;
+  s.in_height = s.out_height = 1;
+  s.in_width = s.out_width = 1000;
+  s.kernel_h = s.kernel_w = 3;
+  EXPECT_TRUE(f32_max_pool2d_fits_int32(s));
+  s.in_width = int64_t{1} << 31;
+  s.out_width = (int64_t{1} << 31) - 2;
+  EXPECT_FALSE(f32_max_pool2d_fits_int32(s));
+}
+
+// The op end to end at the host's ISA: 1 and 2 threads give the reference's bits.
+TEST(F32MaxPoolOp, MatchesReferenceAtOneAndTwoThreads) {
+  const Case k = {21, 37, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true};
+  const int64_t n = 2, c = 5;
+  const std::vector<float> x = testing::random_values(n * c * k.h * k.w, 3);
+  const Pool2dShape s = shape_of(k, n * c);
+  std::vector<float> expected(static_cast<size_t>(n * c * s.out_height * s.out_width));
+  f32_max_pool2d_ref(s, x.data(), expected.data(), 0, n * c);
+  for (int threads : {1, 2}) {
+    testing::OpTester t(OpKind::kMaxPool2d);
+    t.attr_ints("kernel", {3, 3}).attr_ints("stride", {2, 2}).attr_ints("pads", {1, 1, 1, 1});
+    t.attr_ints("dilation", {1, 1}).attr_int("ceil_mode", 1);
+    t.input({n, c, k.h, k.w}, x);
+    const std::vector<float> got = t.run_with(threads);
+    ASSERT_EQ(got.size(), expected.size());
+    for (size_t i = 0; i < got.size(); ++i) ASSERT_TRUE(same_value(got[i], expected[i])) << threads << " threads, " << i;
+  }
+}
+
+}  // namespace
+}  // namespace deployrt

@@ -1,0 +1,227 @@
+// Winograd F(4x4, 3x3) (kernels/f32-winograd) with every transform variant and every
+// compatible GEMM microkernel the host runs, against the reference f32_conv2d_ref: output
+// sizes that are not multiples of 4 (right/bottom tail tiles), 1x1 and 2x2 outputs, odd
+// channel counts, OC around the microkernel heights, padding 0 / 1 / asymmetric, batch 2
+// with tile chunks spanning images, and the fused epilogue (bias, residual, clamp).
+// Also the op end to end (dispatch picks Winograd) at 1 and 2 threads (bit-identical).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "cpu/cpu_features.h"
+#include "kernels/f32-winograd/winograd.h"
+#include "kernels/reference/conv2d_ref.h"
+#include "ops/conv2d_winograd.h"
+#include "ops_test_util.h"
+
+namespace deployrt {
+namespace {
+
+struct Case {
+  int64_t n, c, h, w, oc, pt, pl, pb, pr;
+};
+
+Conv2dShape shape_of(const Case& k) {
+  Conv2dShape s;
+  s.batch = k.n;
+  s.in_channels = k.c;
+  s.in_height = k.h;
+  s.in_width = k.w;
+  s.out_channels = k.oc;
+  s.kernel_h = s.kernel_w = 3;
+  s.pad_top = k.pt;
+  s.pad_left = k.pl;
+  s.out_height = k.h + k.pt + k.pb - 2;
+  s.out_width = k.w + k.pl + k.pr - 2;
+  return s;
+}
+
+const Case kCases[] = {
+    {1, 1, 1, 1, 1, 1, 1, 1, 1},           // 1x1 output from a 1x1 input, all padding
+    {1, 3, 3, 3, 5, 0, 0, 0, 0},           // 1x1 output, no padding
+    {1, 2, 2, 2, 3, 1, 1, 1, 1},           // 2x2 output
+    {2, 5, 7, 9, 7, 1, 1, 1, 1},           // 7x9: tail tiles on both edges, batch 2
+    {1, 17, 10, 13, 33, 1, 1, 1, 1},       // odd C, OC past 28 and 32 (row tails)
+    {1, 8, 2, 18, 29, 1, 0, 1, 0},         // one tile row, pads only on top/bottom
+    {1, 16, 14, 14, 30, 0, 0, 0, 0},       // padding 0: 12x12, whole tiles only
+    {1, 12, 11, 6, 15, 1, 0, 2, 1},        // asymmetric padding
+    {1, 32, 8, 8, 64, 1, 1, 1, 1},         // OH = OW = 8: whole tiles, OC a multiple of 16
+    {2, 300, 10, 10, 290, 1, 1, 1, 1},     // several tile chunks, a chunk spanning two images
+};
+
+struct Pair {
+  const F32WinogradVariant* xform;
+  const F32GemmVariant* gemm;
+};
+
+// Every (transform, GEMM) pairing the host runs whose panel width fits the transform lanes.
+std::vector<Pair> runnable_pairs(int* skipped) {
+  const IsaLevel host = isa_level_for(detect_cpu_features(), nullptr);
+  int xn = 0, gn = 0;
+  const F32WinogradVariant* xs = f32_winograd_variants(&xn);
+  const F32GemmVariant* gs = f32_gemm_variants(&gn);
+  std::vector<Pair> pairs;
+  *skipped = 0;
+  for (int i = 0; i < xn; ++i) {
+    if (static_cast<int>(xs[i].isa) > static_cast<int>(host)) {
+      ++*skipped;
+      continue;
+    }
+    for (int j = 0; j < gn; ++j) {
+      if (static_cast<int>(gs[j].isa) <= static_cast<int>(host) && gs[j].nr % xs[i].lanes == 0) {
+        pairs.push_back({&xs[i], &gs[j]});
+      }
+    }
+  }
+  return pairs;
+}
+
+// The three phases over every chunk, each in two halves (as two threads would split them).
+std::vector<float> run_winograd(const WinogradPlan& p, const std::vector<float>& x, const std::vector<float>& w,
+                                const float* bias, const float* residual, Activation act) {
+  const Conv2dShape& s = p.shape;
+  AlignedBuffer packed = f32_winograd_pack_weights(p, w.data());
+  std::vector<float> ws(p.workspace_bytes() / sizeof(float) + 16);
+  float* v = ws.data() + (16 - reinterpret_cast<uintptr_t>(ws.data()) / sizeof(float) % 16) % 16;
+  float* m = v + p.v_floats();
+  std::vector<float> y(static_cast<size_t>(s.batch * s.out_channels * s.out_height * s.out_width), -7.0f);
+  const float* u = static_cast<const float*>(packed.get());
+  for (int64_t chunk = 0; chunk < p.chunks(); ++chunk) {
+    const int64_t cb = chunk * p.chunk_tiles, ce = std::min(p.tiles, cb + p.chunk_tiles);
+    const int64_t in_items = f32_winograd_lane_groups(p, cb, ce) * s.in_channels;
+    const int64_t out_items = f32_winograd_lane_groups(p, cb, ce) * s.out_channels;
+    const int64_t gemm_items = f32_winograd_gemm_items(p, cb, ce);
+    p.xform.input(p, x.data(), cb, ce, v, 0, in_items / 3);
+    p.xform.input(p, x.data(), cb, ce, v, in_items / 3, in_items);
+    f32_winograd_gemm(p, u, v, m, cb, ce, 0, gemm_items / 2);
+    f32_winograd_gemm(p, u, v, m, cb, ce, gemm_items / 2, gemm_items);
+    p.xform.output(p, m, cb, ce, bias, residual, act, y.data(), 0, out_items / 2);
+    p.xform.output(p, m, cb, ce, bias, residual, act, y.data(), out_items / 2, out_items);
+  }
+  return y;
+}
+
+// The largest |output| before the clamp: what the rounding error scales with.
+float unclamped_scale(const Conv2dShape& s, const std::vector<float>& x, const std::vector<float>& w,
+                      const float* bias, const float* residual) {
+  std::vector<float> raw(static_cast<size_t>(s.batch * s.out_channels * s.out_height * s.out_width));
+  f32_conv2d_ref(s, x.data(), w.data(), bias, residual, Activation(), raw.data(), 0, s.batch * s.out_channels);
+  float scale = 0.0f;
+  for (float e : raw) scale = std::max(scale, std::fabs(e));
+  return scale;
+}
+
+// Winograd F(4,3) rounds more than a direct sum (the transforms scale values by up to 8
+// and 1/6, and the error grows with C); relative to the largest |output| before the clamp
+// it measures 4e-6 at 16-64 channels and 1e-5 at 128 (2e-5 at 512, beyond these cases).
+constexpr float kRelTol = 2e-5f;
+
+TEST(Winograd, EveryVariantMatchesReference) {
+  int skipped = 0;
+  const std::vector<Pair> pairs = runnable_pairs(&skipped);
+  ASSERT_FALSE(pairs.empty());  // the scalar pairing always runs
+  uint32_t seed = 11;
+  for (const Case& k : kCases) {
+    const Conv2dShape s = shape_of(k);
+    SCOPED_TRACE("x[" + std::to_string(k.n) + "," + std::to_string(k.c) + "," + std::to_string(k.h) + "," +
+                 std::to_string(k.w) + "] oc " + std::to_string(k.oc) + " pads " + std::to_string(k.pt) + "," +
+                 std::to_string(k.pl) + "," + std::to_string(k.pb) + "," + std::to_string(k.pr));
+    ASSERT_TRUE(f32_winograd_supports(s));
+    const int64_t out_numel = s.batch * s.out_channels * s.out_height * s.out_width;
+    const std::vector<float> x = testing::random_values(s.batch * s.in_channels * s.in_height * s.in_width, seed++);
+    const std::vector<float> w = testing::random_values(s.out_channels * s.in_channels * 9, seed++);
+    const std::vector<float> bias = testing::random_values(s.out_channels, seed++);
+    const std::vector<float> residual = testing::random_values(out_numel, seed++);
+    for (int epilogue = 0; epilogue < 3; ++epilogue) {
+      // 0: none; 1: bias + residual + ReLU; 2: bias + clamp to [-0.5, 0.5] (ReLU6-like)
+      const float* b = epilogue > 0 ? bias.data() : nullptr;
+      const float* r = epilogue == 1 ? residual.data() : nullptr;
+      Activation act;
+      if (epilogue == 1) act.min = 0.0f;
+      if (epilogue == 2) act.min = -0.5f, act.max = 0.5f;
+      std::vector<float> expected(static_cast<size_t>(out_numel));
+      f32_conv2d_ref(s, x.data(), w.data(), b, r, act, expected.data(), 0, s.batch * s.out_channels);
+      const float scale = unclamped_scale(s, x, w, b, r);
+      for (const Pair& pair : pairs) {
+        SCOPED_TRACE(std::string(pair.xform->name) + " + " + pair.gemm->name + " epilogue " +
+                     std::to_string(epilogue));
+        const WinogradPlan plan = make_winograd_plan(s, *pair.gemm, *pair.xform);
+        const std::vector<float> got = run_winograd(plan, x, w, b, r, act);
+        for (size_t i = 0; i < got.size(); ++i) {
+          ASSERT_NEAR(got[i], expected[i], kRelTol * scale + 1e-6f) << "at " << i;
+        }
+      }
+    }
+  }
+  if (skipped > 0) std::printf("[ INFO ] %d Winograd variant(s) skipped: this host lacks their ISA\n", skipped);
+}
+
+// NaN from the input reaches the outputs it feeds and the clamp keeps it (as F.relu does).
+TEST(Winograd, ClampKeepsNan) {
+  int skipped = 0;
+  for (const Pair& pair : runnable_pairs(&skipped)) {
+    SCOPED_TRACE(std::string(pair.xform->name) + " + " + pair.gemm->name);
+    const Conv2dShape s = shape_of({1, 4, 8, 8, 4, 1, 1, 1, 1});
+    const WinogradPlan plan = make_winograd_plan(s, *pair.gemm, *pair.xform);
+    std::vector<float> x = testing::random_values(4 * 64, 3);
+    x[2 * 64 + 5 * 8 + 6] = NAN;  // channel 2, row 5, column 6
+    const std::vector<float> w = testing::random_values(4 * 4 * 9, 4);
+    Activation relu;
+    relu.min = 0.0f;
+    const std::vector<float> got = run_winograd(plan, x, w, nullptr, nullptr, relu);
+    // Output (5, 6) reads the NaN through its centre tap in every output channel.
+    for (int64_t oc = 0; oc < 4; ++oc) EXPECT_TRUE(std::isnan(got[oc * 64 + 5 * 8 + 6])) << "oc " << oc;
+  }
+}
+
+TEST(Winograd, DispatchTakesDense3x3WithEnoughTilesAndChannels) {
+  Conv2dShape s = shape_of({1, 64, 56, 56, 64, 1, 1, 1, 1});
+  EXPECT_TRUE(winograd_wins(s));
+  Conv2dShape strided = s;
+  strided.stride_h = 2;
+  EXPECT_FALSE(winograd_wins(strided));
+  Conv2dShape dilated = s;
+  dilated.dilation_w = 2;
+  EXPECT_FALSE(winograd_wins(dilated));
+  Conv2dShape grouped = s;
+  grouped.groups = 2;
+  EXPECT_FALSE(winograd_wins(grouped));
+  Conv2dShape five = s;
+  five.kernel_h = five.kernel_w = 5;
+  EXPECT_FALSE(winograd_wins(five));
+  EXPECT_TRUE(winograd_wins(shape_of({1, 256, 14, 14, 256, 1, 1, 1, 1})));   // 16 tiles
+  EXPECT_FALSE(winograd_wins(shape_of({1, 512, 7, 7, 512, 1, 1, 1, 1})));    // 4 tiles: GEMM wins
+  EXPECT_TRUE(winograd_wins(shape_of({4, 512, 7, 7, 512, 1, 1, 1, 1})));     // batch 4: 16 tiles
+  EXPECT_FALSE(winograd_wins(shape_of({1, 8, 56, 56, 64, 1, 1, 1, 1})));     // too few channels
+}
+
+// The op end to end on a ResNet-like 3x3 conv that dispatch sends to Winograd, with the
+// whole epilogue, against the reference, at 1 and 2 threads (bit-identical).
+TEST(Winograd, OpMatchesReferenceWithFusedEpilogue) {
+  const Case k = {1, 64, 15, 13, 72, 1, 1, 1, 1};
+  const Conv2dShape s = shape_of(k);
+  ASSERT_TRUE(winograd_wins(s));
+  const int64_t out_numel = k.oc * s.out_height * s.out_width;
+  const std::vector<float> x = testing::random_values(k.n * k.c * k.h * k.w, 1);
+  const std::vector<float> w = testing::random_values(k.oc * k.c * 9, 2);
+  const std::vector<float> bias = testing::random_values(k.oc, 3);
+  const std::vector<float> residual = testing::random_values(out_numel, 4);
+  testing::OpTester t(OpKind::kConv2d);
+  t.attr_ints("stride", {1, 1}).attr_ints("pads", {1, 1, 1, 1}).attr_ints("dilation", {1, 1}).attr_int("groups", 1);
+  t.attr_float("act_min", 0.0).attr_float("act_max", 1.5);
+  t.input({k.n, k.c, k.h, k.w}, x).constant({k.oc, k.c, 3, 3}, w).constant({k.oc}, bias);
+  t.input({k.n, k.oc, s.out_height, s.out_width}, residual);
+  Activation act;
+  act.min = 0.0f;
+  act.max = 1.5f;
+  std::vector<float> expected(static_cast<size_t>(out_numel));
+  f32_conv2d_ref(s, x.data(), w.data(), bias.data(), residual.data(), act, expected.data(), 0, k.oc);
+  const float scale = unclamped_scale(s, x, w, bias.data(), residual.data());
+  testing::expect_near_all(t.run(), expected, kRelTol * scale + 1e-6f);
+}
+
+}  // namespace
+}  // namespace deployrt
