@@ -83,7 +83,7 @@ LONG_FUZZ_SECONDS ?= 3600
 SAN_CMAKE    := CC=clang CXX=clang++ cmake -S . -G Ninja -DCMAKE_BUILD_TYPE=Release \
                 -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" -DDEPLOYRT_BUILD_TOOLS=OFF -DDEPLOYRT_BUILD_PYTHON=OFF
 SAN_ENV      := ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-TSAN_TESTS   := Concurrency*:ThreadPool*:Module.Concurrent*
+TSAN_TESTS   := Concurrency*:ThreadPool*:Module.Concurrent*:DynamicShapes.Concurrent*:Loop.Concurrent*
 
 .PHONY: asan-build tsan-build test-sanitizers fuzz robustness-report
 

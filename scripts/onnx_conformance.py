@@ -294,8 +294,8 @@ def markdown(results: Sequence[Result], supported: Sequence[str], command: str, 
             "## Why mapped ops are refused", "",
             "Every refusal below is a deliberate check in the importer, made so that the runtime never gives a "
             "different answer than ONNX specifies:", "",
-            "- dtypes other than float32 (int64 and bool once the runtime's scalar ops exist): the runtime has no "
-            "int8/int16/uint*/int32/float16/double/string kernels;",
+            "- dtypes other than float32, int64 and bool: the runtime has no int8/int16/uint*/int32/float16/double/"
+            "string kernels;",
             "- Conv, MaxPool and AveragePool on 1-D or 3-D data: the runtime convolves and pools 2-D NCHW only;",
             "- pooling pads larger than half the kernel: the runtime follows PyTorch, which forbids them;",
             "- AveragePool with dilations, or with `ceil_mode` and `count_include_pad` together (ONNX divides a "
@@ -307,8 +307,10 @@ def markdown(results: Sequence[Result], supported: Sequence[str], command: str, 
             "- Clip with `min > max` (ONNX returns `max`; `hardtanh` requires `min <= max`);",
             "- empty tensors (a 0 dim) and non-tensor inputs (sequences, optionals);",
             "- `expanded` variants whose function bodies use ops the runtime lacks (ReduceMax, Exp, CastLike...);",
-            "- If with a condition computed at run time (an If whose condition is known at import is inlined) and "
-            "Loop: not mapped yet.", "",
+            "- an If whose branches give outputs of different shapes or dtypes, a Loop with scan outputs "
+            "(per-iteration results stacked into a tensor) or whose carried values change shape: the runtime's `if` "
+            "and `loop` have static shapes and carried "
+            "values only. (An If whose condition is known at import is inlined.)", "",
             "## Node tests of the ops the importer maps", "",
             "`expanded` cases are the same tests with the op replaced by its ONNX function body (other ops).", "",
             "| ONNX op | cases | pass | fail | not supported | not-supported reasons |", "|---|---|---|---|---|---|"]

@@ -154,6 +154,26 @@ def test_inspect_reports_inputs_outputs_nodes_and_parameters(tiny_dkr):
     )
 
 
+def test_inspect_node_count_agrees_with_histogram_over_subgraphs(tmp_path, capsys):
+    from deploykit.archive.reader import read
+    from deploykit.cli import main as cli_main
+
+    out = tmp_path / "if.dkr"
+    from test_scripting import IfOnValue  # a run-time branch: one `if` node with two subgraphs
+
+    deploykit.export(IfOnValue(), (torch.randn(2, 3),), out, method="script")
+    graph = read(out).graph
+    main_nodes = len(graph.nodes)
+    sub_nodes = sum(len(g.nodes) for g in graph.all_graphs()) - main_nodes
+    assert sub_nodes > 0 and main_nodes > 0, str(graph)
+    assert cli_main(["inspect", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert re.search(rf"^nodes:\s+{main_nodes} \(\+{sub_nodes} in subgraphs\)$", text, re.M), text
+    # The histogram lines below "nodes:" count every node, subgraphs included.
+    histogram = re.search(r"^nodes:.*\n((?:  \S+\s+\d+\n)+)", text, re.M).group(1)
+    assert sum(int(line.split()[-1]) for line in histogram.splitlines()) == main_nodes + sub_nodes, text
+
+
 def test_inspect_into_a_closed_pipe_stops_quietly(tiny_dkr):
     # `deploykit inspect m.dkr --graph | head -1`: the reader closes the pipe early.
     out, _ = tiny_dkr

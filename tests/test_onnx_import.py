@@ -278,3 +278,145 @@ def test_if_on_a_condition_known_at_import_inlines_the_taken_branch(tmp_path):
         x = np.linspace(-2, 2, 6, dtype=np.float32).reshape(2, 3)
         expected = np.maximum(x, 0) if flag else 1 / (1 + np.exp(-x))
         np.testing.assert_allclose(_run(model, x, tmp_path=tmp_path)[0], expected, rtol=1e-6, atol=1e-7)
+
+
+def _scalar_info(name, elem_type):
+    return helper.make_tensor_value_info(name, elem_type, [])
+
+
+def _reference(model, feeds):
+    from onnx.reference import ReferenceEvaluator
+
+    return ReferenceEvaluator(model).run(None, feeds)
+
+
+def test_if_on_a_run_time_condition_is_an_if_node_with_captures(tmp_path):
+    # then: relu(x) * w (x, w captured: w an initializer, copied in as a constant); else: sigmoid(x) - 1
+    then_g = helper.make_graph([helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Mul", ["r", "w"], ["t"])],
+                               "then", [], [_f32("t", [2, 3])])
+    else_g = helper.make_graph([helper.make_node("Sigmoid", ["x"], ["s"]), helper.make_node("Sub", ["s", "one"], ["e"])],
+                               "else", [], [_f32("e", [2, 3])])
+    nodes = [helper.make_node("ReduceSum", ["x"], ["total"], keepdims=0),
+             helper.make_node("Greater", ["total", "zero"], ["cond"]),
+             helper.make_node("If", ["cond"], ["y"], then_branch=then_g, else_branch=else_g)]
+    inits = [numpy_helper.from_array(np.full((2, 3), 2.5, np.float32), "w"),
+             numpy_helper.from_array(np.array(1.0, np.float32), "one"),
+             numpy_helper.from_array(np.array(0.0, np.float32), "zero")]
+    model = _model(nodes, [_f32("x", [2, 3])], [_f32("y", [2, 3])], inits)
+    graph = import_onnx(model)
+    (if_node,) = [n for n in graph.nodes if n.op == "if"]
+    assert [v.name for v in if_node.inputs[1:]] == ["x"]  # the one run-time capture
+    for branch in (if_node.attrs["then_branch"], if_node.attrs["else_branch"]):
+        assert [(v.dtype, v.shape) for v in branch.inputs] == [("f32", (2, 3))]
+    for x in (np.linspace(-1, 2, 6, dtype=np.float32).reshape(2, 3), np.linspace(-2, 1, 6, dtype=np.float32).reshape(2, 3)):
+        (expected,) = _reference(model, {"x": x})
+        np.testing.assert_allclose(_run(model, x, tmp_path=tmp_path)[0], expected, rtol=1e-6, atol=1e-7)
+
+
+def _counting_loop(with_max_trip: bool, with_cond: bool):
+    """acc = acc * f + i (f captured from outside) while acc < limit, at most M times."""
+    body = helper.make_graph(
+        [helper.make_node("Cast", ["i"], ["i_f"], to=TensorProto.FLOAT),
+         helper.make_node("Mul", ["acc_in", "f"], ["scaled"]),
+         helper.make_node("Add", ["scaled", "i_f"], ["acc_out"]),
+         helper.make_node("ReduceSum", ["acc_out"], ["total"], keepdims=0),
+         helper.make_node("Less", ["total", "limit"], ["cond_out"])],
+        "body", [_scalar_info("i", TensorProto.INT64), _scalar_info("cond_in", TensorProto.BOOL), _f32("acc_in", [3])],
+        [_scalar_info("cond_out", TensorProto.BOOL), _f32("acc_out", [3])])
+    inputs = [_f32("acc0", [3]), _f32("f", [3])]
+    loop_inputs = ["", "", "acc0"]
+    if with_max_trip:
+        inputs.append(_scalar_info("m", TensorProto.INT64))
+        loop_inputs[0] = "m"
+    if with_cond:
+        inputs.append(_scalar_info("c", TensorProto.BOOL))
+        loop_inputs[1] = "c"
+    inits = [numpy_helper.from_array(np.array(40.0, np.float32), "limit")]
+    return _model([helper.make_node("Loop", loop_inputs, ["acc"], body=body)], inputs, [_f32("acc", [3])], inits)
+
+
+@pytest.mark.parametrize("with_max_trip,with_cond", [(True, True), (True, False), (False, True)])
+def test_loop_is_a_loop_node_with_carried_values_and_captures(with_max_trip, with_cond, tmp_path):
+    model = _counting_loop(with_max_trip, with_cond)
+    graph = import_onnx(model)
+    (loop,) = [n for n in graph.nodes if n.op == "loop"]
+    assert loop.attrs["num_carried"] == 1 and [v.name for v in loop.inputs[3:]] == ["f"]
+    assert (loop.inputs[0] is None) == (not with_max_trip) and (loop.inputs[1] is None) == (not with_cond)
+    acc0 = np.array([1.0, 0.5, -1.0], np.float32)
+    f = np.array([2.0, 1.0, 0.5], np.float32)
+    # trip counts 0, 1 and many; a cond that stops the loop before M does; a false initial cond.
+    for m, c in ((0, True), (1, True), (3, True), (50, True), (50, False)):
+        if not with_max_trip and m != 50:
+            continue
+        if not with_cond and not c:
+            continue
+        feeds = {"acc0": acc0, "f": f}
+        if with_max_trip:
+            feeds["m"] = np.array(m, np.int64)
+        if with_cond:
+            feeds["c"] = np.array(c)
+        # By hand: onnx's reference evaluator never enters a Loop whose cond input is absent (the
+        # spec says absent means true).
+        expected, i, going = acc0.copy(), 0, c
+        while going and (not with_max_trip or i < m):
+            expected = expected * f + np.float32(i)
+            going, i = expected.sum() < 40.0, i + 1
+        got = _run(model, *feeds.values(), tmp_path=tmp_path)[0]
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6, err_msg=f"M={m} cond={c}")
+
+
+def test_loop_scan_outputs_and_branch_shape_mismatch_are_refused():
+    body = helper.make_graph([helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+                              helper.make_node("Relu", ["v_in"], ["v_out"]),
+                              helper.make_node("Sigmoid", ["v_in"], ["scan"])],
+                             "body", [_scalar_info("i", TensorProto.INT64), _scalar_info("cond_in", TensorProto.BOOL),
+                                      _f32("v_in", [2])],
+                             [_scalar_info("cond_out", TensorProto.BOOL), _f32("v_out", [2]), _f32("scan", [2])])
+    then_g = helper.make_graph([helper.make_node("Relu", ["x"], ["t"])], "then", [], [_f32("t", [2])])
+    else_g = helper.make_graph([helper.make_node("Concat", ["x", "x"], ["e"], axis=0)], "else", [], [_f32("e", [4])])
+    model = _model([helper.make_node("Loop", ["m", "", "x"], ["v", "scans"], body=body),
+                    helper.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g)],
+                   [_f32("x", [2]), _scalar_info("m", TensorProto.INT64), _scalar_info("c", TensorProto.BOOL)],
+                   [_f32("v", [2]), _f32("scans", [None, 2]), helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    with pytest.raises(UnsupportedOpsError) as info:
+        import_onnx(model)
+    text = str(info.value)
+    assert "Loop" in text and "scan output" in text, text
+    assert "If" in text and "then_branch" in text and "else_branch" in text, text
+
+
+def test_cast_between_float32_int64_and_bool_uses_the_runtime_dtype_codes(tmp_path):
+    # float32 -> int64 truncates toward zero; int64 -> bool is x != 0; bool -> float32 is 0 / 1.
+    nodes = [helper.make_node("Cast", ["x"], ["i"], to=TensorProto.INT64),
+             helper.make_node("Cast", ["i"], ["b"], to=TensorProto.BOOL),
+             helper.make_node("Cast", ["b"], ["f"], to=TensorProto.FLOAT),
+             helper.make_node("Cast", ["i"], ["g"], to=TensorProto.FLOAT)]
+    model = _model(nodes, [_f32("x", [6])], [helper.make_tensor_value_info("i", TensorProto.INT64, [6]),
+                                              _f32("f", [6]), _f32("g", [6])])
+    x = np.array([-2.7, -0.5, 0.0, 0.4, 1.0, 3.9], np.float32)
+    got = _run(model, x, tmp_path=tmp_path)
+    for g, e in zip(got, _reference(model, {"x": x})):
+        assert g.dtype == e.dtype
+        np.testing.assert_array_equal(g, e)
+
+
+def test_if_and_loop_controls_of_shape_one_become_scalars(tmp_path):
+    # ONNX allows any one-element cond / M; the runtime's if and loop take rank-0 values.
+    then_g = helper.make_graph([helper.make_node("Relu", ["x"], ["t"])], "then", [], [_f32("t", [3])])
+    else_g = helper.make_graph([helper.make_node("Sigmoid", ["x"], ["e"])], "else", [], [_f32("e", [3])])
+    body = helper.make_graph([helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+                              helper.make_node("Add", ["v_in", "x"], ["v_out"])],
+                             "body", [_scalar_info("i", TensorProto.INT64), _scalar_info("cond_in", TensorProto.BOOL),
+                                      _f32("v_in", [3])],
+                             [_scalar_info("cond_out", TensorProto.BOOL), _f32("v_out", [3])])
+    model = _model([helper.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g),
+                    helper.make_node("Loop", ["m", "", "y"], ["z"], body=body)],
+                   [_f32("x", [3]), helper.make_tensor_value_info("c", TensorProto.BOOL, [1]),
+                    helper.make_tensor_value_info("m", TensorProto.INT64, [1])], [_f32("z", [3])])
+    x = np.array([-1.0, 0.5, 2.0], np.float32)
+    for c, m in ((True, 0), (True, 3), (False, 1), (False, 4)):
+        feeds = {"x": x, "c": np.array([c]), "m": np.array([m], np.int64)}
+        # By hand (the Loop has no cond input, which onnx's reference evaluator mishandles).
+        expected = (np.maximum(x, 0) if c else 1 / (1 + np.exp(-x))) + m * x
+        np.testing.assert_allclose(_run(model, *feeds.values(), tmp_path=tmp_path)[0], expected, rtol=1e-6,
+                                   err_msg=f"cond={c} M={m}")

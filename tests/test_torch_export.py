@@ -116,15 +116,35 @@ def test_cli_exports_a_saved_program_and_a_factory_with_method_export(tmp_path, 
 
 # --- op grid -------------------------------------------------------------------------------------------
 
+def _by_id(cases, *ids):
+    """The cases of a test_ops_parity.py list named `ids` (by id, so edits there cannot shift them)."""
+    by_id = {c.id: c for c in cases}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise LookupError(f"test_ops_parity.py has no case {missing}: update the GRID of test_torch_export.py")
+    return [by_id[i] for i in ids]
+
+
 # Every op kind of test_ops_parity.py, with the cases that hit its edges (padding modes, ceil_mode,
 # broadcasting, negative dims, in-place forms, constant operands).
 GRID = (
-    [CONV_CASES[i] for i in (8, 26)]
-    + [c for c in CONV_CASES if c.id.startswith(("c3to4_k4_s1_psame", "c17to17_k3_s2"))]
-    + [BN_CASES[i] for i in (3, 6)]
-    + [RELU_CASES[4], ADD_CASES[5], ADD_CASES[10], MAXPOOL_CASES[6], AVGPOOL_CASES[5], ADAPTIVE_CASES[3]]
-    + [FLATTEN_CASES[6], LINEAR_CASES[5], HARDTANH_CASES[2], HARDTANH_CASES[5], SIGMOID_CASES[3], MUL_CASES[6]]
-    + [RESHAPE_CASES[2], CAT_CASES[5], MEAN_CASES[8], SOFTMAX_CASES[11]]
+    _by_id(CONV_CASES, "c3to4_k3_s2_p2_d1_g1_bias_n1_7x9", "c3to4_k7_s2_p2_d1_g1_bias_n1_7x9",
+           "c3to4_k4_s1_psame_d1_g1_bias_n1_7x9", "c17to17_k3_s2_p1_d1_g17_nobias_n1_7x9")
+    + _by_id(BN_CASES, "bn2d_no_affine", "bn1d_3d_input")
+    + _by_id(RELU_CASES, "relu_inplace_method_after_mul")
+    + _by_id(ADD_CASES, "add_broadcast_last_dim", "add_constant_param")
+    + _by_id(MAXPOOL_CASES, "k2_s3_p1_d1_ceil_5x5")
+    + _by_id(AVGPOOL_CASES, "k3_s2_p1_ceil_excpad_divNone_8x8")
+    + _by_id(ADAPTIVE_CASES, "out3x3_in7x7")
+    + _by_id(FLATTEN_CASES, "start-3_end-2_rank4")
+    + _by_id(LINEAR_CASES, "in7_out5_bias_x2x3x7")
+    + _by_id(HARDTANH_CASES, "hardtanh_inplace", "clamp_-1_1")
+    + _by_id(SIGMOID_CASES, "sigmoid_saturating")
+    + _by_id(MUL_CASES, "mul_squeeze_excite_gate")
+    + _by_id(RESHAPE_CASES, "view_size0_-1")
+    + _by_id(CAT_CASES, "cat_dim-3_three_inputs")
+    + _by_id(MEAN_CASES, "dims3_1_drop")
+    + _by_id(SOFTMAX_CASES, "single_element_axis")
 )
 
 

@@ -13,6 +13,7 @@
 #include "api/module_impl.h"
 #include "archive/test_vectors.h"
 #include "archive_builder.h"
+#include "module_test_util.h"
 #include "cpu/cpu_features.h"
 
 namespace {
@@ -29,10 +30,7 @@ Module load(const std::vector<uint8_t>& bytes, deployrt::LoadOptions options = {
   return m.ok() ? std::move(m).value() : Module();
 }
 
-std::vector<float> values(const Tensor& t) {
-  const float* p = t.data_as<float>();
-  return std::vector<float>(p, p + t.numel());
-}
+using dkr_test::f32_values;
 
 // small_model: z = relu(x) + c + 0.5 w, r = relu(x); inputs x, w [2,3]; outputs z, r.
 const std::vector<float> kX = {-1, 2, -3, 4, -5, 6};
@@ -134,7 +132,7 @@ TEST(Api, GraphOutputsAreWrittenInPlaceNotInTheArena) {
   // forward() gives the same through fresh tensors, twice in a row (the arena is reused).
   for (int round = 0; round < 2; ++round) {
     std::vector<Tensor> y = m.forward({Tensor::wrap(in.data(), DType::kF32, {4, 16})});
-    EXPECT_EQ(values(y[0]), out);
+    EXPECT_EQ(f32_values(y[0]), out);
   }
 }
 
@@ -176,15 +174,15 @@ TEST(Api, ForwardDebugReturnsEveryNodeOutput) {
   ASSERT_EQ(dbg.value().size(), 3u);
   EXPECT_EQ(dbg.value()[0].node, "relu");
   EXPECT_EQ(dbg.value()[0].op, "relu");
-  EXPECT_EQ(values(dbg.value()[0].tensor), kR);
+  EXPECT_EQ(f32_values(dbg.value()[0].tensor), kR);
   EXPECT_EQ(dbg.value()[1].node, "add1");
-  EXPECT_EQ(values(dbg.value()[1].tensor), (std::vector<float>{1, 4, 3, 8, 5, 12}));
-  EXPECT_EQ(values(dbg.value()[2].tensor), kZ);
+  EXPECT_EQ(f32_values(dbg.value()[1].tensor), (std::vector<float>{1, 4, 3, 8, 5, 12}));
+  EXPECT_EQ(f32_values(dbg.value()[2].tensor), kZ);
   EXPECT_FALSE(dbg.value()[2].name.empty());
   // Copies: the next run reuses the arena without changing what was returned.
   auto again = m.try_forward_debug({Tensor::wrap(kW.data(), DType::kF32, {2, 3}), Tensor::wrap(kW.data(), DType::kF32, {2, 3})});
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ(values(dbg.value()[0].tensor), kR);
+  EXPECT_EQ(f32_values(dbg.value()[0].tensor), kR);
   auto wrong = m.try_forward_debug({});
   EXPECT_EQ(wrong.status().code(), ErrorCode::kInput);
 }

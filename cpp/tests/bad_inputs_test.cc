@@ -28,6 +28,7 @@
 
 #include "archive/reader.h"
 #include "archive_builder.h"
+#include "module_test_util.h"
 #include "core/limits.h"
 #include "every_op_archive.h"
 #include "sweep.h"
@@ -48,14 +49,6 @@ using A = dkr_test::ArchiveBuilder;
 Status load(const std::vector<uint8_t>& bytes, LoadOptions options = {1}) {
   return Module::try_load_from_memory(bytes.data(), bytes.size(), options).status();
 }
-
-#define EXPECT_ERROR(status_expr, code_, substring)                                 \
-  do {                                                                              \
-    const Status st_ = (status_expr);                                               \
-    EXPECT_EQ(st_.code(), code_) << st_.to_string();                                \
-    EXPECT_NE(st_.message().find(substring), std::string::npos)                     \
-        << "message: " << st_.message() << "\nexpected to contain: " << (substring); \
-  } while (0)
 
 // The AttrRow of node `node` named `name`.
 A::AttrRow& attr_of(ArchiveBuilder& b, uint32_t node, const std::string& name) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "archive_builder.h"
+#include "module_test_util.h"
 
 namespace {
 
@@ -24,10 +25,7 @@ constexpr uint32_t kNone = deployrt::archive::kNone;
 
 Module load(ArchiveBuilder& b) {
   b.version_minor = 3;  // control-flow ops and i64/bool values (docs/archive-format.md, Versioning)
-  const std::vector<uint8_t> bytes = b.build();
-  auto m = Module::try_load_from_memory(bytes.data(), bytes.size(), {1});
-  EXPECT_TRUE(m.ok()) << m.status().to_string();
-  return m.ok() ? std::move(m).value() : Module();
+  return dkr_test::load_module(b.build());
 }
 
 deployrt::Status load_status(ArchiveBuilder& b) {
@@ -36,14 +34,8 @@ deployrt::Status load_status(ArchiveBuilder& b) {
   return Module::try_load_from_memory(bytes.data(), bytes.size(), {1}).status();
 }
 
-#define EXPECT_ERROR(status_expr, code_, substring)                                        \
-  do {                                                                                     \
-    const deployrt::Status st_ = (status_expr);                                            \
-    EXPECT_EQ(st_.code(), code_) << st_.to_string();                                       \
-    EXPECT_NE(st_.message().find(substring), std::string::npos) << st_.to_string();        \
-  } while (0)
 
-std::vector<float> f32s(const Tensor& t) { return std::vector<float>(t.data_as<float>(), t.data_as<float>() + t.numel()); }
+using dkr_test::f32_values;
 
 // y = cond ? x + x : x - c   (c a constant read inside the else branch)
 ArchiveBuilder if_model() {
@@ -71,7 +63,7 @@ TEST(If, TakesEachBranch) {
   for (uint8_t c : {uint8_t{1}, uint8_t{0}, uint8_t{7}}) {  // 7: a non-canonical true byte
     auto out = m.try_forward({Tensor::wrap(&c, DType::kBool, {}), Tensor::wrap(x.data(), DType::kF32, {3})});
     ASSERT_TRUE(out.ok()) << out.status().to_string();
-    EXPECT_EQ(f32s(out.value()[0]), c ? (std::vector<float>{2, -4, 10}) : (std::vector<float>{0, -4, 2}));
+    EXPECT_EQ(f32_values(out.value()[0]), c ? (std::vector<float>{2, -4, 10}) : (std::vector<float>{0, -4, 2}));
   }
 }
 
@@ -112,7 +104,7 @@ TEST(Loop, TripCountsZeroOneMany) {
       acc[0] += w[0];
       acc[1] += w[1];
     }
-    EXPECT_EQ(f32s(out.value()[0]), acc) << "trips " << trips;
+    EXPECT_EQ(f32_values(out.value()[0]), acc) << "trips " << trips;
     EXPECT_EQ(*out.value()[1].data_as<int64_t>(), n * (n - 1) / 2) << "trips " << trips;
     EXPECT_EQ(out.value()[1].dtype(), DType::kI64);
   }
@@ -193,7 +185,7 @@ TEST(Loop, NestedIfInBody) {
   for (int64_t trips : {int64_t{0}, int64_t{1}, int64_t{3}, int64_t{5}}) {
     auto out = m.try_forward({Tensor::wrap(&trips, DType::kI64, {}), Tensor::wrap(x.data(), DType::kF32, {2})});
     ASSERT_TRUE(out.ok()) << out.status().to_string();
-    EXPECT_EQ(f32s(out.value()[0]), nested_expected(trips, x)) << "trips " << trips;
+    EXPECT_EQ(f32_values(out.value()[0]), nested_expected(trips, x)) << "trips " << trips;
   }
 }
 
@@ -215,7 +207,7 @@ TEST(Loop, ConcurrentCallsAreIndependent) {
         int64_t trips = (t + r) % 7;
         std::vector<float> x = {static_cast<float>(t), static_cast<float>(r)};
         auto out = m.try_forward({Tensor::wrap(&trips, DType::kI64, {}), Tensor::wrap(x.data(), DType::kF32, {2})});
-        if (!out.ok() || f32s(out.value()[0]) != nested_expected(trips, x)) ++failures[t];
+        if (!out.ok() || f32_values(out.value()[0]) != nested_expected(trips, x)) ++failures[t];
       }
     });
   }

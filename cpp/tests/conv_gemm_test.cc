@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "cpu/cpu_features.h"
 #include "kernels/f32-conv/conv_gemm.h"
 #include "kernels/reference/conv2d_ref.h"
+#include "kernel_test_util.h"
 #include "ops_test_util.h"
 
 namespace deployrt {
@@ -21,23 +21,11 @@ struct Case {
 };
 
 Conv2dShape shape_of(const Case& k) {
-  Conv2dShape s;
-  s.batch = k.n;
-  s.in_channels = k.c;
-  s.in_height = k.h;
-  s.in_width = k.w;
-  s.out_channels = k.oc;
-  s.kernel_h = k.kh;
-  s.kernel_w = k.kw;
-  s.stride_h = k.sh;
-  s.stride_w = k.sw;
-  s.pad_top = k.pt;
-  s.pad_left = k.pl;
-  s.dilation_h = k.dh;
-  s.dilation_w = k.dw;
+  Conv2dShape s = testing::conv2d_io(k.n, k.c, k.h, k.w, k.oc);
+  testing::set_window(&s, k);
   s.groups = k.groups;
-  s.out_height = (k.h + k.pt + k.pb - k.dh * (k.kh - 1) - 1) / k.sh + 1;
-  s.out_width = (k.w + k.pl + k.pr - k.dw * (k.kw - 1) - 1) / k.sw + 1;
+  s.out_height = testing::window_out_size(k.h, k.kh, k.sh, k.pt, k.pb, k.dh);
+  s.out_width = testing::window_out_size(k.w, k.kw, k.sw, k.pl, k.pr, k.dw);
   return s;
 }
 
@@ -82,7 +70,7 @@ std::vector<float> run_gemm(const ConvGemmPlan& plan, const std::vector<float>& 
 }
 
 TEST(ConvGemm, EveryVariantMatchesReference) {
-  const IsaLevel host = isa_level_for(detect_cpu_features(), nullptr);
+  const IsaLevel host = testing::host_isa();
   int count = 0;
   const F32GemmVariant* variants = f32_gemm_variants(&count);
   int skipped = 0;
@@ -132,22 +120,17 @@ TEST(ConvGemm, EveryVariantMatchesReference) {
 // the whole epilogue, against the reference, at 1 and 2 threads (bit-identical).
 TEST(ConvGemm, OpMatchesReferenceWithFusedEpilogue) {
   const Case k = {1, 32, 14, 14, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1};
-  const Conv2dShape s = shape_of(k);
-  const std::vector<float> x = testing::random_values(k.n * k.c * k.h * k.w, 1);
-  const std::vector<float> w = testing::random_values(k.oc * k.c * 9, 2);
-  const std::vector<float> bias = testing::random_values(k.oc, 3);
-  const std::vector<float> residual = testing::random_values(k.oc * s.out_height * s.out_width, 4);
-  testing::OpTester t(OpKind::kConv2d);
-  t.attr_ints("stride", {2, 2}).attr_ints("pads", {1, 1, 1, 1}).attr_ints("dilation", {1, 1}).attr_int("groups", 1);
-  t.attr_float("act_min", 0.0).attr_float("act_max", 1.5);
-  t.input({k.n, k.c, k.h, k.w}, x).constant({k.oc, k.c, 3, 3}, w).constant({k.oc}, bias);
-  t.input({k.n, k.oc, s.out_height, s.out_width}, residual);
-  Activation act;
-  act.min = 0.0f;
-  act.max = 1.5f;
-  std::vector<float> expected(residual.size());
-  f32_conv2d_ref(s, x.data(), w.data(), bias.data(), residual.data(), act, expected.data(), 0, k.oc);
-  testing::expect_near_all(t.run(), expected, 1e-5f);
+  testing::ConvOpCase c = testing::conv_op_case(shape_of(k), k.pb, k.pr, 0.0f, 1.5f);
+  testing::expect_near_all(c.op.run(), c.expected, 1e-5f);
+}
+
+// Weights large enough that the op packs them over the pool's threads (pieces of at least
+// 512 KiB: 256 -> 288 channels, 3x3, so ~130 KiB per A panel and a row tail): the panels
+// packed by the second thread must be the same as packed by one.
+TEST(ConvGemm, OpPacksLargeWeightsOverThreads) {
+  const Case k = {1, 256, 7, 7, 290, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1};
+  testing::ConvOpCase c = testing::conv_op_case(shape_of(k), k.pb, k.pr, 0.0f, 3.0f);
+  testing::expect_near_all(c.op.run(), c.expected, 2e-5f);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "api/module_impl.h"
 #include "archive_builder.h"
+#include "module_test_util.h"
 
 namespace {
 
@@ -65,12 +66,7 @@ std::vector<uint8_t> model(bool symbolic, int64_t n = 0, int64_t h = 0, int64_t 
   return b.build();
 }
 
-Module load(const std::vector<uint8_t>& bytes, LoadOptions options = {}) {
-  options.num_threads = options.num_threads ? options.num_threads : 1;
-  auto m = Module::Impl::load_from_memory(bytes.data(), bytes.size(), options);
-  EXPECT_TRUE(m.ok()) << m.status().to_string();
-  return std::move(m).value();
-}
+using dkr_test::load_module;
 
 struct Inputs {
   std::vector<float> x, y;
@@ -83,10 +79,10 @@ struct Inputs {
   }
 };
 
-std::vector<float> values(const Tensor& t) { return {t.data_as<float>(), t.data_as<float>() + t.numel()}; }
+using dkr_test::f32_values;
 
 TEST(DynamicShapes, InputsAndOutputsReportSymbols) {
-  Module m = load(model(true));
+  Module m = load_module(model(true));
   ASSERT_EQ(m.inputs().size(), 2u);
   EXPECT_EQ(m.inputs()[0].shape, (std::vector<int64_t>{-1, 3, -1, -1}));
   EXPECT_EQ(m.inputs()[0].dim_names, (std::vector<std::string>{"N", "", "H", "W"}));
@@ -97,17 +93,17 @@ TEST(DynamicShapes, InputsAndOutputsReportSymbols) {
 }
 
 TEST(DynamicShapes, EachShapeMatchesTheStaticModelOfThatShape) {
-  Module dynamic = load(model(true));
+  Module dynamic = load_module(model(true));
   for (auto [n, h, w] : {std::tuple<int64_t, int64_t, int64_t>{1, 8, 8}, {2, 5, 7}, {3, 16, 9}, {1, 2, 2}}) {
     Inputs in(n, h, w);
     std::vector<Tensor> got = dynamic.forward(in.tensors);
-    std::vector<Tensor> want = load(model(false, n, h, w)).forward(in.tensors);
+    std::vector<Tensor> want = load_module(model(false, n, h, w)).forward(in.tensors);
     ASSERT_EQ(got[0].shape(), (std::vector<int64_t>{n, 4}));
-    EXPECT_EQ(values(got[0]), values(want[0])) << "N=" << n << " H=" << h << " W=" << w;
+    EXPECT_EQ(f32_values(got[0]), f32_values(want[0])) << "N=" << n << " H=" << h << " W=" << w;
     // forward_into takes outputs of the inferred shape, and only those.
     std::vector<Tensor> into = {Tensor::empty(DType::kF32, {n, 4})};
     dynamic.forward_into(in.tensors, into);
-    EXPECT_EQ(values(into[0]), values(want[0]));
+    EXPECT_EQ(f32_values(into[0]), f32_values(want[0]));
     std::vector<Tensor> wrong = {Tensor::empty(DType::kF32, {n + 1, 4})};
     EXPECT_EQ(dynamic.try_forward_into(in.tensors, wrong).code(), ErrorCode::kInput);
   }
@@ -123,7 +119,7 @@ void expect_input_error(const Module& m, const std::vector<Tensor>& args, const 
 }
 
 TEST(DynamicShapes, InputsTheModelCannotTakeAreRejectedClearly) {
-  Module m = load(model(true));
+  Module m = load_module(model(true));
   Inputs channels(1, 8, 8, /*c=*/4);
   expect_input_error(m, channels.tensors, {"input 0 'x'", "dim 1 is 4", "needs 3", "f32[N,3,H,W]"});
   Inputs mismatch(3, 8, 8, 3, /*yn=*/2);
@@ -142,7 +138,7 @@ TEST(DynamicShapes, InputsTheModelCannotTakeAreRejectedClearly) {
 TEST(DynamicShapes, SpecializationsAreCachedLruAndBounded) {
   LoadOptions options;
   options.max_shape_specializations = 2;
-  Module m = load(model(true), options);
+  Module m = load_module(model(true), options);
   const deployrt::ShapeSpecializer& s = *Module::Impl::of(m)->specializer();
   Inputs a(1, 8, 8), b(2, 6, 6), c(1, 4, 10);
   auto run = [&](Inputs& in) { ASSERT_TRUE(m.try_forward(in.tensors).ok()); };
@@ -159,13 +155,13 @@ TEST(DynamicShapes, SpecializationsAreCachedLruAndBounded) {
   EXPECT_EQ(s.built(), 4u);
   EXPECT_EQ(s.cached(), 2u);
   // Same results from a rebuilt specialization.
-  EXPECT_EQ(values(m.forward(b.tensors)[0]), values(load(model(false, 2, 6, 6)).forward(b.tensors)[0]));
+  EXPECT_EQ(f32_values(m.forward(b.tensors)[0]), f32_values(load_module(model(false, 2, 6, 6)).forward(b.tensors)[0]));
 }
 
 TEST(DynamicShapes, WeightsArePackedOncePerModuleNotPerShape) {
   LoadOptions options;
   options.max_shape_specializations = 1;  // every shape change re-specializes
-  Module m = load(model(true), options);
+  Module m = load_module(model(true), options);
   const deployrt::ShapeSpecializer& s = *Module::Impl::of(m)->specializer();
   const std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes = {{1, 8, 8}, {2, 8, 8}, {1, 12, 6}, {4, 3, 5}};
   for (auto [n, h, w] : shapes) {
@@ -191,12 +187,12 @@ TEST(DynamicShapes, ConcurrentCallsWithAlternatingShapes) {
   LoadOptions options;
   options.num_threads = 2;
   options.max_shape_specializations = 2;  // three shapes: eviction while other calls run
-  Module m = load(model(true), options);
+  Module m = load_module(model(true), options);
   const std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes = {{1, 8, 8}, {2, 5, 7}, {3, 6, 4}};
   std::vector<std::vector<float>> expected;
   for (auto [n, h, w] : shapes) {
     Inputs in(n, h, w);
-    expected.push_back(values(load(model(false, n, h, w)).forward(in.tensors)[0]));
+    expected.push_back(f32_values(load_module(model(false, n, h, w)).forward(in.tensors)[0]));
   }
   std::vector<std::thread> threads;
   std::vector<int> failures(4, 0);
@@ -207,7 +203,7 @@ TEST(DynamicShapes, ConcurrentCallsWithAlternatingShapes) {
         auto [n, h, w] = shapes[k];
         Inputs in(n, h, w);
         auto r = m.try_forward(in.tensors);
-        if (!r.ok() || values(r.value()[0]) != expected[k]) ++failures[t];
+        if (!r.ok() || f32_values(r.value()[0]) != expected[k]) ++failures[t];
       }
     });
   }

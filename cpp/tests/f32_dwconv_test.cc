@@ -10,38 +10,26 @@
 #include <string>
 #include <vector>
 
-#include "cpu/cpu_features.h"
 #include "kernels/f32-dwconv/dwconv.h"
 #include "kernels/reference/conv2d_ref.h"
+#include "kernel_test_util.h"
 #include "ops_test_util.h"
 
 namespace deployrt {
 namespace {
 
-IsaLevel host_isa() { return isa_level_for(detect_cpu_features(), nullptr); }
+using testing::host_isa;
 
 struct Case {
   int64_t c, mult, h, w, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw;
 };
 
 Conv2dShape shape_of(const Case& k, int64_t batch) {
-  Conv2dShape s;
-  s.batch = batch;
-  s.in_channels = k.c;
-  s.in_height = k.h;
-  s.in_width = k.w;
-  s.out_channels = k.c * k.mult;
-  s.kernel_h = k.kh;
-  s.kernel_w = k.kw;
-  s.stride_h = k.sh;
-  s.stride_w = k.sw;
-  s.pad_top = k.pt;
-  s.pad_left = k.pl;
-  s.dilation_h = k.dh;
-  s.dilation_w = k.dw;
+  Conv2dShape s = testing::conv2d_io(batch, k.c, k.h, k.w, k.c * k.mult);
+  testing::set_window(&s, k);
   s.groups = k.c;
-  s.out_height = (k.h + k.pt + k.pb - k.dh * (k.kh - 1) - 1) / k.sh + 1;
-  s.out_width = (k.w + k.pl + k.pr - k.dw * (k.kw - 1) - 1) / k.sw + 1;
+  s.out_height = testing::window_out_size(k.h, k.kh, k.sh, k.pt, k.pb, k.dh);
+  s.out_width = testing::window_out_size(k.w, k.kw, k.sw, k.pl, k.pr, k.dw);
   return s;
 }
 
@@ -155,18 +143,8 @@ TEST_P(F32DwConvTest, ClampKeepsNaN) {
   }
 }
 
-std::string variant_name(const ::testing::TestParamInfo<int>& info) {
-  int count = 0;
-  return f32_dwconv_variants(&count)[info.param].name;
-}
-
-int variant_count() {
-  int count = 0;
-  f32_dwconv_variants(&count);
-  return count;
-}
-
-INSTANTIATE_TEST_SUITE_P(Variants, F32DwConvTest, ::testing::Range(0, variant_count()), variant_name);
+INSTANTIATE_TEST_SUITE_P(Variants, F32DwConvTest, ::testing::Range(0, testing::variant_count(f32_dwconv_variants)),
+                         testing::VariantName<F32DwConvVariant>{f32_dwconv_variants});
 
 TEST(F32DwConvSelect, PicksHighestAvailableIsa) {
   EXPECT_STREQ(f32_dwconv_select(IsaLevel::kScalar).name, "scalar");
@@ -201,23 +179,8 @@ TEST(F32DwConvInterior, ColumnsWhereEveryTapIsInside) {
 TEST(F32DwConvOp, Conv2dDepthwiseMatchesReference) {
   for (bool constant_weights : {true, false}) {
     const Case k = {24, 1, 17, 19, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1};
-    const Conv2dShape s = shape_of(k, 2);
-    const std::vector<float> x = testing::random_values(s.batch * k.c * k.h * k.w, 1);
-    const std::vector<float> w = testing::random_values(s.out_channels * 9, 2);
-    const std::vector<float> bias = testing::random_values(s.out_channels, 3);
-    const std::vector<float> residual = testing::random_values(s.batch * s.out_channels * s.out_height * s.out_width, 4);
-    testing::OpTester t(OpKind::kConv2d);
-    t.attr_ints("stride", {2, 2}).attr_ints("pads", {1, 1, 1, 1}).attr_ints("dilation", {1, 1}).attr_int("groups", k.c);
-    t.attr_float("act_min", 0.0).attr_float("act_max", 6.0);
-    t.input({s.batch, k.c, k.h, k.w}, x).input({s.out_channels, 1, 3, 3}, w, constant_weights);
-    t.constant({s.out_channels}, bias).input({s.batch, s.out_channels, s.out_height, s.out_width}, residual);
-    Activation act;
-    act.min = 0.0f;
-    act.max = 6.0f;
-    std::vector<float> expected(residual.size());
-    f32_conv2d_ref(s, x.data(), w.data(), bias.data(), residual.data(), act, expected.data(), 0,
-                   s.batch * s.out_channels);
-    testing::expect_near_all(t.run(), expected, 1e-5f);
+    testing::ConvOpCase c = testing::conv_op_case(shape_of(k, 2), k.pb, k.pr, 0.0f, 6.0f, constant_weights);
+    testing::expect_near_all(c.op.run(), c.expected, 1e-5f);
   }
 }
 

@@ -6,14 +6,14 @@
 #include <string>
 #include <vector>
 
-#include "cpu/cpu_features.h"
 #include "kernels/f32-gemm/gemm.h"
+#include "kernel_test_util.h"
 #include "ops_test_util.h"
 
 namespace deployrt {
 namespace {
 
-IsaLevel host_isa() { return isa_level_for(detect_cpu_features(), nullptr); }
+using testing::host_isa;
 
 class F32GemmTest : public ::testing::TestWithParam<int> {
  protected:
@@ -102,18 +102,31 @@ TEST_P(F32GemmTest, ClampKeepsNaN) {
   }
 }
 
-std::string variant_name(const ::testing::TestParamInfo<int>& info) {
-  int count = 0;
-  return f32_gemm_variants(&count)[info.param].name;
-}
+INSTANTIATE_TEST_SUITE_P(Variants, F32GemmTest, ::testing::Range(0, testing::variant_count(f32_gemm_variants)),
+                         testing::VariantName<F32GemmVariant>{f32_gemm_variants});
 
-int variant_count() {
-  int count = 0;
-  f32_gemm_variants(&count);
-  return count;
+// Packing is a transpose done in column blocks: every K around the block width, row
+// tails (rows past the matrix are zero), a row offset, a wider leading dimension, and
+// panel heights of every microkernel plus one wider than the block buffer.
+TEST(F32GemmPackA, MatchesElementwiseDefinition) {
+  for (int mr : {4, 6, 14, 28, 65}) {
+    for (int64_t k : {1, 15, 16, 17, 40}) {
+      for (int64_t rows : {int64_t{mr} + 3, int64_t{mr} + 9, int64_t{2 * mr}}) {
+        SCOPED_TRACE("mr " + std::to_string(mr) + " k " + std::to_string(k) + " rows " + std::to_string(rows));
+        const int64_t ldw = k + 5, row0 = mr;  // second panel: rows [mr, 2 mr), some past the matrix
+        const std::vector<float> w = testing::random_values(rows * ldw, static_cast<uint32_t>(mr * 100 + k));
+        std::vector<float> a(static_cast<size_t>(k * mr), -1.0f);
+        f32_gemm_pack_a(w.data(), rows, k, ldw, row0, mr, a.data());
+        for (int64_t p = 0; p < k; ++p) {
+          for (int64_t i = 0; i < mr; ++i) {
+            const float want = row0 + i < rows ? w[(row0 + i) * ldw + p] : 0.0f;
+            ASSERT_EQ(a[p * mr + i], want) << "step " << p << " row " << i;
+          }
+        }
+      }
+    }
+  }
 }
-
-INSTANTIATE_TEST_SUITE_P(Variants, F32GemmTest, ::testing::Range(0, variant_count()), variant_name);
 
 TEST(F32GemmSelect, PicksHighestAvailableIsaAndFewestPaddedElements) {
   EXPECT_EQ(f32_gemm_select(IsaLevel::kScalar, 64, 3136).isa, IsaLevel::kScalar);

@@ -9,15 +9,15 @@
 #include <string>
 #include <vector>
 
-#include "cpu/cpu_features.h"
 #include "kernels/f32-gemv/gemv.h"
 #include "kernels/reference/linear_ref.h"
+#include "kernel_test_util.h"
 #include "ops_test_util.h"
 
 namespace deployrt {
 namespace {
 
-IsaLevel host_isa() { return isa_level_for(detect_cpu_features(), nullptr); }
+using testing::host_isa;
 
 class F32GemvTest : public ::testing::TestWithParam<int> {
  protected:
@@ -104,18 +104,8 @@ TEST_P(F32GemvTest, ClampKeepsNaN) {
   }
 }
 
-std::string variant_name(const ::testing::TestParamInfo<int>& info) {
-  int count = 0;
-  return f32_gemv_variants(&count)[info.param].name;
-}
-
-int variant_count() {
-  int count = 0;
-  f32_gemv_variants(&count);
-  return count;
-}
-
-INSTANTIATE_TEST_SUITE_P(Variants, F32GemvTest, ::testing::Range(0, variant_count()), variant_name);
+INSTANTIATE_TEST_SUITE_P(Variants, F32GemvTest, ::testing::Range(0, testing::variant_count(f32_gemv_variants)),
+                         testing::VariantName<F32GemvVariant>{f32_gemv_variants});
 
 TEST(F32GemvPack, PanelsAreColumnMajorAndZeroPadded) {
   // w [3, 2] = {{1, 2}, {3, 4}, {5, 6}} in panels of 2: [k][2] = {1, 3, 2, 4} then {5, 0, 6, 0}.

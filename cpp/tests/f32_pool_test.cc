@@ -12,46 +12,31 @@
 #include <string>
 #include <vector>
 
-#include "cpu/cpu_features.h"
 #include "kernels/f32-pool/pool.h"
 #include "kernels/reference/pool2d_ref.h"
+#include "kernel_test_util.h"
 #include "ops_test_util.h"
 
 namespace deployrt {
 namespace {
 
-IsaLevel host_isa() { return isa_level_for(detect_cpu_features(), nullptr); }
+using testing::host_isa;
 
 struct Case {
   int64_t h, w, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw;
   bool ceil_mode;
 };
 
-// PyTorch's pooling output size (ops/window2d.cc pool_output_size) for one dim.
-int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t pad_begin, int64_t pad_end, int64_t d, bool ceil_mode) {
-  const int64_t numerator = in + pad_begin + pad_end - d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0);
-  int64_t size = numerator / s + 1;
-  if (ceil_mode && (size - 1) * s >= in + pad_begin) --size;
-  return size;
-}
-
 Pool2dShape shape_of(const Case& k, int64_t planes) {
   Pool2dShape s;
   s.planes = planes;
   s.in_height = k.h;
   s.in_width = k.w;
-  s.kernel_h = k.kh;
-  s.kernel_w = k.kw;
-  s.stride_h = k.sh;
-  s.stride_w = k.sw;
-  s.pad_top = k.pt;
-  s.pad_left = k.pl;
+  testing::set_window(&s, k);
   s.pad_bottom = k.pb;
   s.pad_right = k.pr;
-  s.dilation_h = k.dh;
-  s.dilation_w = k.dw;
-  s.out_height = out_size(k.h, k.kh, k.sh, k.pt, k.pb, k.dh, k.ceil_mode);
-  s.out_width = out_size(k.w, k.kw, k.sw, k.pl, k.pr, k.dw, k.ceil_mode);
+  s.out_height = testing::window_out_size(k.h, k.kh, k.sh, k.pt, k.pb, k.dh, k.ceil_mode);
+  s.out_width = testing::window_out_size(k.w, k.kw, k.sw, k.pl, k.pr, k.dw, k.ceil_mode);
   return s;
 }
 
@@ -171,18 +156,8 @@ TEST_P(F32MaxPoolTest, SignedZerosAndInfinitiesKeepTheFirstMaximum) {
   }
 }
 
-std::string variant_name(const ::testing::TestParamInfo<int>& info) {
-  int count = 0;
-  return f32_max_pool2d_variants(&count)[info.param].name;
-}
-
-int variant_count() {
-  int count = 0;
-  f32_max_pool2d_variants(&count);
-  return count;
-}
-
-INSTANTIATE_TEST_SUITE_P(Variants, F32MaxPoolTest, ::testing::Range(0, variant_count()), variant_name);
+INSTANTIATE_TEST_SUITE_P(Variants, F32MaxPoolTest, ::testing::Range(0, testing::variant_count(f32_max_pool2d_variants)),
+                         testing::VariantName<F32MaxPoolVariant>{f32_max_pool2d_variants});
 
 TEST(F32MaxPoolSelect, PicksHighestAvailableIsa) {
   EXPECT_STREQ(f32_max_pool2d_select(IsaLevel::kScalar).name, "scalar");

@@ -8,6 +8,7 @@
 
 #include "api/module_impl.h"
 #include "archive_builder.h"
+#include "module_test_util.h"
 
 namespace {
 
@@ -25,10 +26,7 @@ std::string write_temp(const std::vector<uint8_t>& bytes, const std::string& nam
   return path;
 }
 
-std::vector<float> values(const Tensor& t) {
-  const float* p = t.data_as<float>();
-  return std::vector<float>(p, p + t.numel());
-}
+using dkr_test::f32_values;
 
 TEST(Module, LoadsFromFileAndRunsExactly) {
   const std::string path = write_temp(dkr_test::small_model().build(), "small.dkr");
@@ -49,13 +47,13 @@ TEST(Module, LoadsFromFileAndRunsExactly) {
   ASSERT_TRUE(out.ok()) << out.status().to_string();
   ASSERT_EQ(out.value().size(), 2u);
   // z = relu(x) + c + 0.5 w, c = 1..6 ; r = relu(x). All exactly representable.
-  EXPECT_EQ(values(out.value()[0]), (std::vector<float>{6, 14, 18, 28, 30, 42}));
-  EXPECT_EQ(values(out.value()[1]), (std::vector<float>{0, 2, 0, 4, 0, 6}));
+  EXPECT_EQ(f32_values(out.value()[0]), (std::vector<float>{6, 14, 18, 28, 30, 42}));
+  EXPECT_EQ(f32_values(out.value()[1]), (std::vector<float>{0, 2, 0, 4, 0, 6}));
   EXPECT_EQ(out.value()[0].shape(), (std::vector<int64_t>{2, 3}));
   // A second run reuses the arena and gives the same answer.
   auto again = m.try_forward({Tensor::wrap(x.data(), DType::kF32, {2, 3}), Tensor::wrap(w.data(), DType::kF32, {2, 3})});
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ(values(again.value()[0]), values(out.value()[0]));
+  EXPECT_EQ(f32_values(again.value()[0]), f32_values(out.value()[0]));
   std::remove(path.c_str());
 }
 
@@ -75,7 +73,7 @@ TEST(Module, Conv2dGraph) {
   std::vector<float> in = {1, 2, 3, 4, 0, 1, 0, 1};  // channel 0 then channel 1
   auto out = m.value().try_forward({Tensor::wrap(in.data(), DType::kF32, {1, 2, 2, 2})});
   ASSERT_TRUE(out.ok()) << out.status().to_string();
-  EXPECT_EQ(values(out.value()[0]), (std::vector<float>{0, 1, 0, 3}));
+  EXPECT_EQ(f32_values(out.value()[0]), (std::vector<float>{0, 1, 0, 3}));
 }
 
 TEST(Module, OutputsThatAreInputsOrConstantsAreCopied) {
@@ -91,10 +89,10 @@ TEST(Module, OutputsThatAreInputsOrConstantsAreCopied) {
   std::vector<float> in = {-1, 0, 5};
   auto out = m.value().try_forward({Tensor::wrap(in.data(), DType::kF32, {3})});
   ASSERT_TRUE(out.ok()) << out.status().to_string();
-  EXPECT_EQ(values(out.value()[0]), (std::vector<float>{0, 0, 5}));
-  EXPECT_EQ(values(out.value()[1]), in);
+  EXPECT_EQ(f32_values(out.value()[0]), (std::vector<float>{0, 0, 5}));
+  EXPECT_EQ(f32_values(out.value()[1]), in);
   EXPECT_NE(out.value()[1].data(), static_cast<const void*>(in.data()));  // a copy, not an alias
-  EXPECT_EQ(values(out.value()[2]), (std::vector<float>{7, 8}));
+  EXPECT_EQ(f32_values(out.value()[2]), (std::vector<float>{7, 8}));
 }
 
 TEST(Module, WrongInputsAreInputErrors) {

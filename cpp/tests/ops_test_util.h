@@ -12,20 +12,46 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ops/op.h"
+#include "ops/weight_cache.h"
 #include "threadpool/thread_pool.h"
 
 namespace deployrt {
 namespace testing {
 
-inline TensorDesc f32_desc(const std::vector<int64_t>& shape) {
+inline TensorDesc typed_desc(DType dtype, const std::vector<int64_t>& shape) {
   TensorDesc d;
-  d.dtype = DType::kF32;
+  d.dtype = dtype;
   d.rank = static_cast<int>(shape.size());
   for (size_t i = 0; i < shape.size(); ++i) d.dims[i] = shape[i];
   return d;
+}
+
+inline TensorDesc f32_desc(const std::vector<int64_t>& shape) { return typed_desc(DType::kF32, shape); }
+
+inline Attr named_attr(const std::string& name, AttrType type) {
+  Attr a;
+  a.name = name;
+  a.type = type;
+  return a;
+}
+inline Attr int_attr(const std::string& name, int64_t v) {
+  Attr a = named_attr(name, AttrType::kInt);
+  a.i = v;
+  return a;
+}
+inline Attr float_attr(const std::string& name, double v) {
+  Attr a = named_attr(name, AttrType::kFloat);
+  a.f = v;
+  return a;
+}
+inline Attr ints_attr(const std::string& name, std::vector<int64_t> v) {
+  Attr a = named_attr(name, AttrType::kInts);
+  a.ints = std::move(v);
+  return a;
 }
 
 inline int64_t numel_of(const std::vector<int64_t>& shape) {
@@ -82,27 +108,15 @@ class OpTester {
   }
 
   OpTester& attr_int(const std::string& name, int64_t v) {
-    Attr a;
-    a.name = name;
-    a.type = AttrType::kInt;
-    a.i = v;
-    node_.attrs.push_back(a);
+    node_.attrs.push_back(int_attr(name, v));
     return *this;
   }
   OpTester& attr_float(const std::string& name, double v) {
-    Attr a;
-    a.name = name;
-    a.type = AttrType::kFloat;
-    a.f = v;
-    node_.attrs.push_back(a);
+    node_.attrs.push_back(float_attr(name, v));
     return *this;
   }
   OpTester& attr_ints(const std::string& name, std::vector<int64_t> v) {
-    Attr a;
-    a.name = name;
-    a.type = AttrType::kInts;
-    a.ints = std::move(v);
-    node_.attrs.push_back(a);
+    node_.attrs.push_back(ints_attr(name, std::move(v)));
     return *this;
   }
   /// Replaces (or adds) an attribute, to derive negative cases from a valid node.
@@ -158,6 +172,10 @@ class OpTester {
       return {};
     }
     outputs_ = node.outputs;
+    // Created as the loader creates ops: with the pool it will run on as the load pool
+    // (weights packed over its threads, per-thread workspaces sized for it).
+    ThreadPool pool(threads);
+    ScopedLoadPool load_pool(&pool);
     Result<std::unique_ptr<OpKernel>> kernel = def->create(node);
     if (!kernel.ok()) {
       ADD_FAILURE() << "create failed: " << kernel.status().message();
@@ -174,7 +192,6 @@ class OpTester {
     const size_t ws_bytes = kernel.value()->workspace_bytes();
     std::vector<uint8_t> ws(ws_bytes + 64);
     void* ws_ptr = ws.data() + (64 - reinterpret_cast<uintptr_t>(ws.data()) % 64) % 64;
-    ThreadPool pool(threads);
     kernel.value()->run(in.data(), &out_ref, ws_bytes > 0 ? ws_ptr : nullptr, pool);
     return out;
   }

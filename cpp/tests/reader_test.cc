@@ -9,6 +9,7 @@
 #include "api/module_impl.h"
 #include "archive/reader.h"
 #include "archive_builder.h"
+#include "module_test_util.h"
 #include "core/crc32c.h"
 
 namespace {
@@ -32,14 +33,6 @@ Status load(const std::vector<uint8_t>& bytes) {
   return deployrt::Module::Impl::load_from_memory(bytes.data(), bytes.size(), {1}).status();
 }
 
-#define EXPECT_ERROR(status_expr, code_, substring)                                          \
-  do {                                                                                       \
-    const Status st_ = (status_expr);                                                        \
-    EXPECT_EQ(st_.code(), code_) << st_.to_string();                                         \
-    EXPECT_NE(st_.message().find(substring), std::string::npos)                              \
-        << "message: " << st_.message() << "\nexpected to contain: " << (substring);          \
-  } while (0)
-
 std::vector<uint8_t> small_bytes() { return dkr_test::small_model().build(); }
 
 TEST(Crc32c, KnownAnswer) {
@@ -60,6 +53,18 @@ TEST(Crc32c, HardwarePathMatchesPortableTables) {
     for (size_t n = 0; n <= 300; ++n) {
       ASSERT_EQ(deployrt::crc32c(data.data() + offset, n, 0x1234u),
                 deployrt::crc32c_portable(data.data() + offset, n, 0x1234u))
+          << "offset " << offset << " length " << n;
+    }
+  }
+  // Inputs of 3 x 8 KiB and more take the three-stream path (blocks joined by a shift):
+  // lengths around one and two whole blocks, with tails of every kind after them.
+  std::vector<uint8_t> big(3 * 24576 + 64);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<uint8_t>((i * 2654435761u) >> 13);
+  for (size_t n : {size_t{24575}, size_t{24576}, size_t{24577}, size_t{24583}, size_t{49152}, size_t{49159},
+                   size_t{3 * 24576}}) {
+    for (size_t offset = 0; offset < 3; ++offset) {
+      ASSERT_EQ(deployrt::crc32c(big.data() + offset, n, 0x1234u),
+                deployrt::crc32c_portable(big.data() + offset, n, 0x1234u))
           << "offset " << offset << " length " << n;
     }
   }

@@ -15,13 +15,7 @@
 namespace deployrt {
 namespace {
 
-using testing::f32_desc;
-
-TensorDesc desc(DType dtype, const std::vector<int64_t>& shape) {
-  TensorDesc d = f32_desc(shape);
-  d.dtype = dtype;
-  return d;
-}
+using testing::typed_desc;
 
 // A node with typed inputs (raw element bytes), run through infer + create + run.
 class TypedOp {
@@ -29,7 +23,7 @@ class TypedOp {
   explicit TypedOp(OpKind op) { node_.op = op; }
   template <class T>
   TypedOp& in(DType dtype, const std::vector<int64_t>& shape, const std::vector<T>& data) {
-    node_.inputs.push_back(desc(dtype, shape));
+    node_.inputs.push_back(typed_desc(dtype, shape));
     node_.present.push_back(true);
     node_.constant_data.push_back(nullptr);
     data_.emplace_back(reinterpret_cast<const uint8_t*>(data.data()),
@@ -37,26 +31,15 @@ class TypedOp {
     return *this;
   }
   TypedOp& attr(const std::string& name, int64_t v) {
-    Attr a;
-    a.name = name;
-    a.i = v;
-    node_.attrs.push_back(a);
+    node_.attrs.push_back(testing::int_attr(name, v));
     return *this;
   }
   TypedOp& attr_f(const std::string& name, double v) {
-    Attr a;
-    a.name = name;
-    a.type = AttrType::kFloat;
-    a.f = v;
-    node_.attrs.push_back(a);
+    node_.attrs.push_back(testing::float_attr(name, v));
     return *this;
   }
   TypedOp& attr_ints(const std::string& name, std::vector<int64_t> v) {
-    Attr a;
-    a.name = name;
-    a.type = AttrType::kInts;
-    a.ints = std::move(v);
-    node_.attrs.push_back(a);
+    node_.attrs.push_back(testing::ints_attr(name, std::move(v)));
     return *this;
   }
   Status infer() {

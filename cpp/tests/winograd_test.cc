@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "cpu/cpu_features.h"
 #include "kernels/f32-winograd/winograd.h"
 #include "kernels/reference/conv2d_ref.h"
 #include "ops/conv2d_winograd.h"
+#include "kernel_test_util.h"
 #include "ops_test_util.h"
 
 namespace deployrt {
@@ -25,12 +25,7 @@ struct Case {
 };
 
 Conv2dShape shape_of(const Case& k) {
-  Conv2dShape s;
-  s.batch = k.n;
-  s.in_channels = k.c;
-  s.in_height = k.h;
-  s.in_width = k.w;
-  s.out_channels = k.oc;
+  Conv2dShape s = testing::conv2d_io(k.n, k.c, k.h, k.w, k.oc);
   s.kernel_h = s.kernel_w = 3;
   s.pad_top = k.pt;
   s.pad_left = k.pl;
@@ -59,7 +54,7 @@ struct Pair {
 
 // Every (transform, GEMM) pairing the host runs whose panel width fits the transform lanes.
 std::vector<Pair> runnable_pairs(int* skipped) {
-  const IsaLevel host = isa_level_for(detect_cpu_features(), nullptr);
+  const IsaLevel host = testing::host_isa();
   int xn = 0, gn = 0;
   const F32WinogradVariant* xs = f32_winograd_variants(&xn);
   const F32GemmVariant* gs = f32_gemm_variants(&gn);
@@ -204,23 +199,27 @@ TEST(Winograd, OpMatchesReferenceWithFusedEpilogue) {
   const Case k = {1, 64, 15, 13, 72, 1, 1, 1, 1};
   const Conv2dShape s = shape_of(k);
   ASSERT_TRUE(winograd_wins(s));
-  const int64_t out_numel = k.oc * s.out_height * s.out_width;
-  const std::vector<float> x = testing::random_values(k.n * k.c * k.h * k.w, 1);
-  const std::vector<float> w = testing::random_values(k.oc * k.c * 9, 2);
-  const std::vector<float> bias = testing::random_values(k.oc, 3);
-  const std::vector<float> residual = testing::random_values(out_numel, 4);
-  testing::OpTester t(OpKind::kConv2d);
-  t.attr_ints("stride", {1, 1}).attr_ints("pads", {1, 1, 1, 1}).attr_ints("dilation", {1, 1}).attr_int("groups", 1);
-  t.attr_float("act_min", 0.0).attr_float("act_max", 1.5);
-  t.input({k.n, k.c, k.h, k.w}, x).constant({k.oc, k.c, 3, 3}, w).constant({k.oc}, bias);
-  t.input({k.n, k.oc, s.out_height, s.out_width}, residual);
-  Activation act;
-  act.min = 0.0f;
-  act.max = 1.5f;
-  std::vector<float> expected(static_cast<size_t>(out_numel));
-  f32_conv2d_ref(s, x.data(), w.data(), bias.data(), residual.data(), act, expected.data(), 0, k.oc);
-  const float scale = unclamped_scale(s, x, w, bias.data(), residual.data());
-  testing::expect_near_all(t.run(), expected, kRelTol * scale + 1e-6f);
+  testing::ConvOpCase c = testing::conv_op_case(s, k.pb, k.pr, 0.0f, 1.5f);
+  const float scale = unclamped_scale(s, c.x, c.w, c.bias.data(), c.residual.data());
+  testing::expect_near_all(c.op.run(), c.expected, kRelTol * scale + 1e-6f);
+}
+
+// Several tile chunks (72 tiles: 3 of 32 or 5 of 16, whichever GEMM tile dispatch picks):
+// at 2 threads each thread runs whole chunks in its own workspace and the odd chunk left
+// over is split phase by phase; the weights are packed over the pool's threads.
+TEST(Winograd, OpWithChunksPerThreadAndLeftoverChunk) {
+  const Case k = {1, 128, 30, 34, 128, 1, 1, 1, 1};
+  const Conv2dShape s = shape_of(k);
+  ASSERT_TRUE(winograd_wins(s));
+  const IsaLevel level = isa_level();
+  const WinogradPlan plan =
+      make_winograd_plan(s, f32_gemm_select(level, s.out_channels, 72), f32_winograd_select(level));
+  ASSERT_EQ(plan.tiles, 72);
+  ASSERT_EQ(plan.chunks() % 2, 1) << "the case must leave one chunk over at 2 threads";
+  ASSERT_GE(plan.chunks(), 3);
+  testing::ConvOpCase c = testing::conv_op_case(s, k.pb, k.pr, 0.0f, 4.0f);
+  const float scale = unclamped_scale(s, c.x, c.w, c.bias.data(), c.residual.data());
+  testing::expect_near_all(c.op.run(), c.expected, kRelTol * scale + 1e-6f);
 }
 
 }  // namespace

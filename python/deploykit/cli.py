@@ -183,7 +183,9 @@ def cmd_inspect(args) -> int:
     print("outputs:")
     for v in graph.outputs:
         print(f"  {v.name}: {_shape_str(v)}")
-    print(f"nodes:        {len(graph.nodes)}")
+    # The histogram below counts subgraph (if branch, loop body) nodes too: say how many.
+    in_subgraphs = sum(len(g.nodes) for g in graph.all_graphs()) - len(graph.nodes)
+    print(f"nodes:        {len(graph.nodes)}" + (f" (+{in_subgraphs} in subgraphs)" if in_subgraphs else ""))
     for op, count in sorted(graph.op_histogram().items(), key=lambda kv: (-kv[1], kv[0])):
         print(f"  {op:<22}{count}")
     print(f"parameters:   {graph.num_parameters():,}")

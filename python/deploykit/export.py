@@ -56,6 +56,34 @@ def write_atomically(path: Union[str, os.PathLike], data: bytes) -> None:
         raise
 
 
+def _check_passes(passes, optimize: bool) -> Optional[List[str]]:
+    """passes=... as a list of names ("a,b" splits); unknown names fail before the (slow) capture."""
+    if passes is not None and isinstance(passes, str):
+        passes = [p.strip() for p in passes.split(",") if p.strip()]
+    if passes is not None and not optimize:
+        raise ExportError("passes=... chooses the optimization passes; it cannot be combined with optimize=False")
+    if passes is not None:
+        from .passes import make_passes
+
+        make_passes(passes)
+    return passes
+
+
+def _run_passes(graph: Graph, passes: Optional[List[str]], optimize: bool, print_after_all: bool,
+                printer: Optional[Callable[[str], None]]):
+    """(optimized graph, names of the passes run): the default pipeline unless passes names others."""
+    ran: List[str] = []
+    if optimize:
+        from .passes import DEFAULT_PIPELINE, optimize as run_passes
+
+        ran = list(DEFAULT_PIPELINE if passes is None else passes)
+        graph = run_passes(graph, ran, print_after_all=print_after_all, printer=printer)
+        verify_graph(graph, ExportError)
+    elif print_after_all:
+        (printer or (lambda text: print(text, end="")))("// no passes run (optimize=False)\n")
+    return graph, ran
+
+
 def export(model, example_inputs: Union["torch.Tensor", Sequence["torch.Tensor"]],  # noqa: F821
            path: Union[str, os.PathLike], *, method: str = "trace", optimize: bool = True,
            passes: Optional[Sequence[str]] = None, print_after_all: bool = False,
@@ -91,14 +119,7 @@ def export(model, example_inputs: Union["torch.Tensor", Sequence["torch.Tensor"]
     from .archive.writer import default_metadata, serialize
     from .frontend.torchscript import to_graph
 
-    if passes is not None and isinstance(passes, str):
-        passes = [p.strip() for p in passes.split(",") if p.strip()]
-    if passes is not None and not optimize:
-        raise ExportError("passes=... chooses the optimization passes; it cannot be combined with optimize=False")
-    if passes is not None:
-        from .passes import make_passes
-
-        make_passes(passes)  # unknown names fail before the (slow) capture
+    passes = _check_passes(passes, optimize)
     if method == "export" or isinstance(model, torch.export.ExportedProgram):
         # torch.export route (frontend/torch_export.py); an ExportedProgram carries its own inputs.
         from .frontend import torch_export
@@ -110,15 +131,7 @@ def export(model, example_inputs: Union["torch.Tensor", Sequence["torch.Tensor"]
     else:
         inputs = _example_tuple(example_inputs, allow_scalars=True)
         graph, captured = to_graph(model, inputs, method)
-    ran: List[str] = []
-    if optimize:
-        from .passes import DEFAULT_PIPELINE, optimize as run_passes
-
-        ran = list(DEFAULT_PIPELINE if passes is None else passes)
-        graph = run_passes(graph, ran, print_after_all=print_after_all, printer=printer)
-        verify_graph(graph, ExportError)
-    elif print_after_all:
-        (printer or (lambda text: print(text, end="")))("// no passes run (optimize=False)\n")
+    graph, ran = _run_passes(graph, passes, optimize, print_after_all, printer)
     symbol_sizes = {}
     if dynamic_dims:
         from .dynamic import apply_dynamic_dims
@@ -179,25 +192,10 @@ def export_onnx(model, path: Union[str, os.PathLike], example_inputs=None, *, op
     from .archive.writer import default_metadata, serialize
     from .frontend.onnx_import import import_for_export, reference_test_vectors
 
-    if passes is not None and isinstance(passes, str):
-        passes = [p.strip() for p in passes.split(",") if p.strip()]
-    if passes is not None and not optimize:
-        raise ExportError("passes=... chooses the optimization passes; it cannot be combined with optimize=False")
-    if passes is not None:
-        from .passes import make_passes
-
-        make_passes(passes)
+    passes = _check_passes(passes, optimize)
     graph, onnx_model, arrays = import_for_export(model, example_inputs)
     test_vectors = reference_test_vectors(onnx_model, graph, arrays) if embed_test_vectors else None
-    ran: List[str] = []
-    if optimize:
-        from .passes import DEFAULT_PIPELINE, optimize as run_passes
-
-        ran = list(DEFAULT_PIPELINE if passes is None else passes)
-        graph = run_passes(graph, ran, print_after_all=print_after_all, printer=printer)
-        verify_graph(graph, ExportError)
-    elif print_after_all:
-        (printer or (lambda text: print(text, end="")))("// no passes run (optimize=False)\n")
+    graph, ran = _run_passes(graph, passes, optimize, print_after_all, printer)
     metadata = default_metadata(source="onnx")
     metadata["passes"] = ran
     write_atomically(path, serialize(graph, metadata, test_vectors))

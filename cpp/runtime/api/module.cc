@@ -11,6 +11,7 @@
 #include "core/str_cat.h"
 #include "graph/graph_builder.h"
 #include "graph/node_flops.h"
+#include "ops/weight_cache.h"
 
 namespace deployrt {
 namespace {
@@ -87,6 +88,10 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
     return Status(ErrorCode::kInput, str_cat("LoadOptions.max_shape_specializations is ",
                                              options.max_shape_specializations, ", expected >= 0"));
   }
+  // The pool exists before the ops are created: they pack their weights on it.
+  impl->num_threads = options.num_threads > 0 ? options.num_threads
+                                              : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  impl->pool_ = std::make_unique<ThreadPool>(impl->num_threads);
   if (ShapeSpecializer::has_symbolic_dims(impl->view_)) {
     // Dynamic shapes: ops are prepared per input shape on first use (api/shape_specializer.h);
     // only what does not depend on shapes is checked now.
@@ -102,6 +107,7 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
     impl->inputs = impl->dynamic_->input_infos();
     impl->outputs = impl->dynamic_->output_infos();
   } else {
+    ScopedLoadPool load_pool(impl->pool_.get());
     Result<std::vector<PreparedNode>> nodes = prepare_graph(impl->view_, 0, release_constant);
     if (!nodes.ok()) return nodes.status();
     Result<std::unique_ptr<Executor>> executor =
@@ -121,9 +127,6 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
     }
   }
   impl->metadata = std::string(impl->view_.metadata());
-  impl->num_threads = options.num_threads > 0 ? options.num_threads
-                                              : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  impl->pool_ = std::make_unique<ThreadPool>(impl->num_threads);
   const int max_calls = options.max_concurrent_calls > 0
                             ? options.max_concurrent_calls
                             : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));

@@ -17,4 +17,10 @@ Status infer_arith(NodeInfo& node);
 /// Kernel for a node whose infer_arith() succeeded; `alpha` scales b for kAdd on i64.
 std::unique_ptr<OpKernel> make_arith_kernel(const NodeInfo& node, ArithOp op, int64_t alpha = 1);
 
+/// OpDef::create of an op that is one ArithOp on both dtypes (sub, div).
+template <ArithOp kOp>
+Result<std::unique_ptr<OpKernel>> create_arith(const NodeInfo& node) {
+  return make_arith_kernel(node, kOp);
+}
+
 }  // namespace deployrt

@@ -258,9 +258,19 @@ Result<std::unique_ptr<OpKernel>> create_conv2d(const NodeInfo& node) {
     const ConvGemmPlan plan =
         make_conv_gemm_plan(s, f32_gemm_select(isa_level(), s.out_channels / s.groups, s.out_height * s.out_width));
     // The A panels depend on the weight, the tile height and the groups only.
+    const float* weight = constant_f32(node, kWeight);
     std::shared_ptr<const void> packed =
-        packed_weights(node, {constant_f32(node, kWeight), kConvGemmPacking, {plan.ukernel.mr, s.groups, 0}},
-                       [&] { return f32_conv_gemm_pack_weights(plan, constant_f32(node, kWeight)); });
+        packed_weights(node, {weight, kConvGemmPacking, {plan.ukernel.mr, s.groups, 0}}, [&] {
+          AlignedBuffer buffer(aligned_malloc_or_null(f32_conv_gemm_packed_floats(plan) * sizeof(float)));
+          if (buffer) {
+            float* out = static_cast<float*>(buffer.get());
+            parallel_pack(s.groups * plan.m_panels, plan.a_panel_floats() * int64_t{sizeof(float)},
+                          [&](int64_t begin, int64_t end) {
+                            f32_conv_gemm_pack_weight_panels(plan, weight, out, begin, end);
+                          });
+          }
+          return buffer;
+        });
     if (!packed) return node.error("out of memory packing weights " + node.inputs[kWeight].to_string());
     return std::unique_ptr<OpKernel>(new Conv2dGemmKernel(plan, std::move(packed), a.act, node.inputs.size()));
   }

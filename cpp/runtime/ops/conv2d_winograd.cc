@@ -19,10 +19,12 @@ enum Input { kX = 0, kWeight = 1, kBias = 2, kResidual = 3 };
 class Conv2dWinogradKernel final : public OpKernel {
  public:
   Conv2dWinogradKernel(const WinogradPlan& plan, std::shared_ptr<const void> packed, Activation act,
-                       size_t input_slots)
-      : plan_(plan), packed_(std::move(packed)), act_(act), input_slots_(input_slots) {}
+                       size_t input_slots, int slots)
+      : plan_(plan), packed_(std::move(packed)), act_(act), input_slots_(input_slots), slots_(slots) {}
 
-  size_t workspace_bytes() const override { return plan_.workspace_bytes(); }
+  // One chunk workspace (V and M) per slot. A multiple of 16 floats (v_floats and m_floats
+  // are 36 * channels * chunk_tiles, chunk_tiles a multiple of NR >= 8): slots stay aligned.
+  size_t workspace_bytes() const override { return static_cast<size_t>(slots_) * plan_.workspace_bytes(); }
 
   void run(const TensorRef* inputs, TensorRef* outputs, void* workspace, ThreadPool& pool) const override {
     const WinogradPlan& p = plan_;
@@ -31,35 +33,67 @@ class Conv2dWinogradKernel final : public OpKernel {
     const float* bias = input_slots_ > kBias ? inputs[kBias].as<const float>() : nullptr;
     const float* residual = input_slots_ > kResidual ? inputs[kResidual].as<const float>() : nullptr;
     float* y = outputs[0].as<float>();
+    float* ws = static_cast<float*>(workspace);
+    const int64_t slot_floats = static_cast<int64_t>(p.workspace_bytes() / sizeof(float));
+    // Whole chunks per thread first: each thread transforms, multiplies and writes back
+    // its own chunks in its own workspace, so V and M never move between cores' caches
+    // and a chunk costs no barrier. The chunks left over (fewer than the threads) are
+    // split phase by phase over all threads.
+    const int64_t slots = std::min<int64_t>(slots_, pool.num_threads());
+    const int64_t whole = slots > 1 ? p.chunks() / slots * slots : 0;
+    if (whole > 0) {
+      pool.parallel_for(slots, [&](int64_t begin, int64_t end) {
+        for (int64_t slot = begin; slot < end; ++slot) {
+          float* v = ws + slot * slot_floats;
+          for (int64_t chunk = slot; chunk < whole; chunk += slots) run_chunk_inline(chunk, x, bias, residual, y, v);
+        }
+      });
+    }
+    for (int64_t chunk = whole; chunk < p.chunks(); ++chunk) run_chunk_split(chunk, x, bias, residual, y, ws, pool);
+  }
+
+ private:
+  void run_chunk_inline(int64_t chunk, const float* x, const float* bias, const float* residual, float* y,
+                        float* v) const {
+    const WinogradPlan& p = plan_;
     const float* u = static_cast<const float*>(packed_.get());
-    float* v = static_cast<float*>(workspace);
+    float* m = v + p.v_floats();
+    const int64_t cb = chunk * p.chunk_tiles, ce = std::min(p.tiles, cb + p.chunk_tiles);
+    const int64_t groups = f32_winograd_lane_groups(p, cb, ce);
+    p.xform.input(p, x, cb, ce, v, 0, groups * p.shape.in_channels);
+    f32_winograd_gemm(p, u, v, m, cb, ce, 0, f32_winograd_gemm_items(p, cb, ce));
+    p.xform.output(p, m, cb, ce, bias, residual, act_, y, 0, groups * p.shape.out_channels);
+  }
+
+  void run_chunk_split(int64_t chunk, const float* x, const float* bias, const float* residual, float* y, float* v,
+                       ThreadPool& pool) const {
+    const WinogradPlan& p = plan_;
+    const float* u = static_cast<const float*>(packed_.get());
     float* m = v + p.v_floats();
     const int64_t c_count = p.shape.in_channels, oc_count = p.shape.out_channels;
     // Per item: a transform of `lanes` tiles (~10 operations per patch value); a GEMM tile.
     const int64_t transform_work = work_product({p.xform.lanes, kWinogradPoints, 10});
     const int64_t gemm_work = work_product({c_count, p.gemm.mr, p.gemm.nr});
-    for (int64_t chunk = 0; chunk < p.chunks(); ++chunk) {
-      const int64_t cb = chunk * p.chunk_tiles, ce = std::min(p.tiles, cb + p.chunk_tiles);
-      const int64_t groups = f32_winograd_lane_groups(p, cb, ce);
-      pool.parallel_for(
-          groups * c_count, [&](int64_t begin, int64_t end) { p.xform.input(p, x, cb, ce, v, begin, end); },
-          grain_for(transform_work));
-      pool.parallel_for(
-          f32_winograd_gemm_items(p, cb, ce),
-          [&](int64_t begin, int64_t end) { f32_winograd_gemm(p, u, v, m, cb, ce, begin, end); },
-          grain_for(gemm_work));
-      pool.parallel_for(
-          groups * oc_count,
-          [&](int64_t begin, int64_t end) { p.xform.output(p, m, cb, ce, bias, residual, act_, y, begin, end); },
-          grain_for(transform_work));
-    }
+    const int64_t cb = chunk * p.chunk_tiles, ce = std::min(p.tiles, cb + p.chunk_tiles);
+    const int64_t groups = f32_winograd_lane_groups(p, cb, ce);
+    pool.parallel_for(
+        groups * c_count, [&](int64_t begin, int64_t end) { p.xform.input(p, x, cb, ce, v, begin, end); },
+        grain_for(transform_work));
+    pool.parallel_for(
+        f32_winograd_gemm_items(p, cb, ce),
+        [&](int64_t begin, int64_t end) { f32_winograd_gemm(p, u, v, m, cb, ce, begin, end); },
+        grain_for(gemm_work));
+    pool.parallel_for(
+        groups * oc_count,
+        [&](int64_t begin, int64_t end) { p.xform.output(p, m, cb, ce, bias, residual, act_, y, begin, end); },
+        grain_for(transform_work));
   }
 
- private:
   WinogradPlan plan_;
   std::shared_ptr<const void> packed_;  // possibly shared with other specializations (ops/weight_cache.h)
   Activation act_;
   size_t input_slots_;
+  int slots_;  // chunk workspaces: the threads of the pool it was created for, at most the chunks
 };
 
 }  // namespace
@@ -87,10 +121,22 @@ Result<std::unique_ptr<OpKernel>> create_conv2d_winograd(const NodeInfo& node, c
   const WinogradPlan plan = make_winograd_plan(s, f32_gemm_select(level, s.out_channels, tiles), xform);
   const float* weight = constant_f32(node, kWeight);
   // The transformed panels depend on the weight and the microkernel's tile height only.
-  std::shared_ptr<const void> packed = packed_weights(node, {weight, kWinogradPacking, {plan.gemm.mr, 0, 0}},
-                                                      [&] { return f32_winograd_pack_weights(plan, weight); });
+  std::shared_ptr<const void> packed =
+      packed_weights(node, {weight, kWinogradPacking, {plan.gemm.mr, 0, 0}}, [&] {
+        AlignedBuffer buffer(aligned_malloc_or_null(f32_winograd_packed_floats(plan) * sizeof(float)));
+        if (buffer) {
+          float* out = static_cast<float*>(buffer.get());
+          parallel_pack(plan.m_panels, kWinogradPoints * plan.a_panel_floats() * int64_t{sizeof(float)},
+                        [&](int64_t begin, int64_t end) {
+                          f32_winograd_pack_weight_panels(plan, weight, out, begin, end);
+                        });
+        }
+        return buffer;
+      });
   if (!packed) return node.error("out of memory transforming weights " + node.inputs[kWeight].to_string());
-  return std::unique_ptr<OpKernel>(new Conv2dWinogradKernel(plan, std::move(packed), act, node.inputs.size()));
+  const int slots = static_cast<int>(std::min<int64_t>(load_pool_threads(), plan.chunks()));
+  return std::unique_ptr<OpKernel>(
+      new Conv2dWinogradKernel(plan, std::move(packed), act, node.inputs.size(), std::max(slots, 1)));
 }
 
 }  // namespace deployrt

@@ -6,12 +6,6 @@
 
 namespace deployrt {
 
-namespace {
-
-Result<std::unique_ptr<OpKernel>> create_div(const NodeInfo& node) { return make_arith_kernel(node, ArithOp::kDiv); }
-
-}  // namespace
-
-const OpDef kDivOp = {OpKind::kDiv, "div", 2, 2, 1, infer_arith, create_div};
+const OpDef kDivOp = {OpKind::kDiv, "div", 2, 2, 1, infer_arith, create_arith<ArithOp::kDiv>};
 
 }  // namespace deployrt

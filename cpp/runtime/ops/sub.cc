@@ -4,12 +4,6 @@
 
 namespace deployrt {
 
-namespace {
-
-Result<std::unique_ptr<OpKernel>> create_sub(const NodeInfo& node) { return make_arith_kernel(node, ArithOp::kSub); }
-
-}  // namespace
-
-const OpDef kSubOp = {OpKind::kSub, "sub", 2, 2, 1, infer_arith, create_sub};
+const OpDef kSubOp = {OpKind::kSub, "sub", 2, 2, 1, infer_arith, create_arith<ArithOp::kSub>};
 
 }  // namespace deployrt

@@ -3,8 +3,12 @@
 #include <cstdlib>
 #include <utility>
 
+#include "threadpool/thread_pool.h"
+
 namespace deployrt {
 namespace {
+
+thread_local ThreadPool* t_load_pool = nullptr;
 
 std::shared_ptr<const void> share(AlignedBuffer buffer) {
   if (!buffer) return nullptr;
@@ -36,6 +40,24 @@ std::shared_ptr<const void> packed_weights(const NodeInfo& node, const WeightPac
                                            const std::function<AlignedBuffer()>& pack) {
   if (node.weight_cache != nullptr) return node.weight_cache->get(key, pack);
   return share(pack());
+}
+
+ScopedLoadPool::ScopedLoadPool(ThreadPool* pool) : previous_(t_load_pool) { t_load_pool = pool; }
+ScopedLoadPool::~ScopedLoadPool() { t_load_pool = previous_; }
+
+int load_pool_threads() { return t_load_pool != nullptr ? t_load_pool->num_threads() : 1; }
+
+void parallel_pack(int64_t n, int64_t item_bytes, const std::function<void(int64_t, int64_t)>& fn) {
+  // A worker asleep between two packs takes tens of microseconds to wake: small weights
+  // (most of MobileNetV2's) are packed inline.
+  constexpr int64_t kMinPieceBytes = int64_t{512} << 10;
+  // Set only while a graph is prepared, before any forward() runs on the pool: a pack
+  // never nests inside one of the pool's jobs.
+  if (t_load_pool != nullptr) {
+    t_load_pool->parallel_for(n, fn, item_bytes > 0 ? (kMinPieceBytes + item_bytes - 1) / item_bytes : n);
+  } else if (n > 0) {
+    fn(0, n);
+  }
 }
 
 }  // namespace deployrt

@@ -53,4 +53,29 @@ class WeightCache {
 std::shared_ptr<const void> packed_weights(const NodeInfo& node, const WeightPackKey& key,
                                            const std::function<AlignedBuffer()>& pack);
 
+/// The Module's thread pool while it prepares its graph, so packing (which dominated load
+/// time) runs on all of the module's threads: set for the scope of a ScopedLoadPool on
+/// the loading thread, like ScopedIsaCap (op tests set it too). Without one (shape
+/// specializations prepared during a call) packing runs on the calling thread.
+class ScopedLoadPool {
+ public:
+  explicit ScopedLoadPool(ThreadPool* pool);
+  ~ScopedLoadPool();
+  ScopedLoadPool(const ScopedLoadPool&) = delete;
+  ScopedLoadPool& operator=(const ScopedLoadPool&) = delete;
+
+ private:
+  ThreadPool* previous_;
+};
+
+/// Threads of the load pool (1 without one): what the op's kernel will run on, so it can
+/// plan per-thread workspace.
+int load_pool_threads();
+
+/// fn(begin, end) over [0, n) items of `item_bytes` packed bytes each, spread over the
+/// load pool when one is set and the weight is large enough to be worth waking a worker
+/// for (pieces of at least 512 KiB), else inline. For packing routines whose items
+/// (panels) are independent.
+void parallel_pack(int64_t n, int64_t item_bytes, const std::function<void(int64_t begin, int64_t end)>& fn);
+
 }  // namespace deployrt

@@ -8,6 +8,10 @@ onnx's reference evaluator, so shape arithmetic never reaches the runtime. The r
 nodes are mapped onto the ops of docs/ops.md, each mapping checking that the runtime op
 computes exactly what the ONNX op specifies for that attribute combination; everything
 else is collected and reported at once in an UnsupportedOpsError naming op, node and reason.
+
+If on a run-time condition and Loop (without scan outputs) become `if` / `loop` nodes. ONNX
+subgraphs read outer values by name; the IR's take each as an explicit capture, a subgraph
+input the node passes in (_ScopedEnv), like the TorchScript and torch.export frontends do.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..archive.format import DTYPE_CODES
 from ..errors import ExportError, UnsupportedOpsError
 from ..ir.graph import NODE_OUTPUT, Graph, Value
 from ..ir.ops import BY_NAME, OpError, infer_shapes
@@ -52,7 +57,6 @@ class _NeedsStandIn(Exception):
 
 # ONNX TensorProto element types the runtime has, and their IR dtype names.
 _ONNX_DTYPES = {1: "f32", 7: "i64", 9: "bool"}
-_IR_TO_ONNX = {v: k for k, v in _ONNX_DTYPES.items()}
 
 
 def _onnx_dtype_name(elem_type: int) -> str:
@@ -117,23 +121,72 @@ _NONDETERMINISTIC = {"RandomNormal", "RandomNormalLike", "RandomUniform", "Rando
                      "Bernoulli"}
 
 
-class _Importer:
-    """Walks one ONNX graph. env maps ONNX value names to a numpy array (known at import) or a Value."""
+class _ScopedEnv(dict):
+    """The env of a subgraph (If branch, Loop body): ONNX subgraphs read outer values by name, the IR's
+    take them as explicit captures (docs/ops.md). An outer name read here for the first time becomes
+    a subgraph input (a Value: the node passes the outer value in) or is the outer array itself (known
+    at import: materialized as this graph's own constant)."""
 
-    def __init__(self, model, graph: Graph, opset: int):
+    def __init__(self, importer: "_Importer", outer: Dict[str, Any]):
+        super().__init__()
+        self.importer = importer
+        self.outer = outer
+
+    def __contains__(self, name) -> bool:
+        return dict.__contains__(self, name) or name in self.outer
+
+    def get(self, name, default=None):
+        return self[name] if name in self else default
+
+    def __missing__(self, name):
+        local = self.importer.capture(self.outer[name])
+        self[name] = local
+        return local
+
+
+class _Importer:
+    """Walks one ONNX graph. env maps ONNX value names to a numpy array (known at import) or a Value.
+
+    A subgraph's importer (parent given) builds its own IR graph and shares the reporting state
+    with the parent: ONNX value names are unique across a model's graphs."""
+
+    def __init__(self, model, graph: Graph, opset: int, parent: Optional["_Importer"] = None):
         self.model = model
         self.graph = graph
         self.opset = opset
-        self.env: Dict[str, Union[np.ndarray, Value]] = {}
+        self.parent = parent
+        self.env: Dict[str, Union[np.ndarray, Value]] = {} if parent is None else _ScopedEnv(self, parent.env)
+        self.materialized: Dict[int, Value] = {}
+        self.captured: List[Value] = []  # outer values this subgraph reads, in input order
+        self.capture_inputs: List[Value] = []  # the subgraph input standing for each of them
+        if parent is not None:
+            for shared in ("types", "unsupported", "poisoned", "needs_constant", "stand_ins", "empty_inputs"):
+                setattr(self, shared, getattr(parent, shared))
+            return
         self.types: Dict[str, Any] = {}  # ONNX value name -> TypeProto from shape inference
         self.unsupported: List[Tuple[str, str, str]] = []  # (op_type, node name, reason)
         self.poisoned: set = set()
-        self.materialized: Dict[int, Value] = {}
         self.needs_constant: set = set()  # graph inputs an op needs to know at import (e.g. Reshape's shape)
         # Values standing in for outputs of unsupported nodes (typed from ONNX shape inference), so that
         # the nodes after them are still checked and every unsupported node is reported in one go.
         self.stand_ins: set = set()
         self.empty_inputs: set = set()  # graph inputs with a 0 dim (reported; stand-ins until then)
+
+    def child(self, name: str) -> "_Importer":
+        return _Importer(self.model, Graph(name), self.opset, self)
+
+    def capture(self, outer):
+        """This subgraph's stand-in for an outer value (see _ScopedEnv)."""
+        if not isinstance(outer, Value):
+            return outer  # an array: known at import, a constant wherever it is used
+        if id(outer) in self.stand_ins:
+            local = Value(outer.name, outer.dtype, outer.shape, NODE_OUTPUT)  # an already reported node's
+            self.stand_ins.add(id(local))
+            return local
+        local = self.graph.add_input(outer.name, outer.dtype, outer.shape)
+        self.captured.append(outer)
+        self.capture_inputs.append(local)
+        return local
 
     # -- values ------------------------------------------------------------------------------
 
@@ -150,11 +203,21 @@ class _Importer:
         if id(value) in self.stand_ins:
             raise _NeedsStandIn()
         if not isinstance(value, np.ndarray):
-            if isinstance(value, Value) and value in self.graph.inputs:
+            if isinstance(value, Value) and self._is_model_input(value):
                 self.needs_constant.add(name)
             raise _Unsupported(f"{what} '{name}' must be a constant (an initializer or computable at import), "
                                "it is computed at run time")
         return value
+
+    def _is_model_input(self, value: Value) -> bool:
+        """Whether value is a graph input of the model (seen through the captures of subgraphs)."""
+        importer = self
+        while importer.parent is not None:
+            index = next((i for i, v in enumerate(importer.capture_inputs) if v is value), None)
+            if index is None:
+                return False  # a subgraph's own input (loop counter, carried value)
+            value, importer = importer.captured[index], importer.parent
+        return any(value is v for v in importer.graph.inputs)
 
     def value(self, name: str, what: str = "input") -> Value:
         """An input as an IR value; arrays known at import become IR constants (once each)."""
@@ -182,12 +245,18 @@ class _Importer:
         schema = BY_NAME[op]
         if any(v is not None and id(v) in self.stand_ins and 0 in v.shape for v in inputs):
             raise _NeedsStandIn()  # an empty graph input, already reported
-        for i, v in enumerate(inputs):
-            if v is not None and v.dtype not in schema.dtypes:
-                raise _Unsupported(f"input {i} is {_dtype_long(v.dtype)}; the runtime's {op} takes "
-                                   f"{', '.join(_dtype_long(d) for d in schema.dtypes)}")
+        if schema.infer_dtypes is None:  # a float32-only op
+            for i, v in enumerate(inputs):
+                if v is not None and v.dtype not in schema.dtypes:
+                    raise _Unsupported(f"input {i} is {_dtype_long(v.dtype)}; the runtime's {op} takes "
+                                       f"{', '.join(_dtype_long(d) for d in schema.dtypes)}")
         try:
             shapes = infer_shapes(op, [None if v is None else v.shape for v in inputs], attrs)
+            if schema.infer_dtypes is not None:  # typed ops (i64 / bool): the runtime's own dtype rule
+                (inferred,) = schema.infer_dtypes([None if v is None else v.dtype for v in inputs], attrs)
+                if dtype is not None and dtype != inferred:
+                    raise ExportError(f"internal error: {op} gives {inferred}, the ONNX mapping expected {dtype}")
+                dtype = inferred
         except OpError as e:
             raise _Unsupported(f"{op}: {e}") from None
         if any(d == 0 for d in shapes[0]):
@@ -596,6 +665,7 @@ def _matmul(im: _Importer, node, a, label):
 
 
 _COMPARE_MODES = {"Equal": 0, "Less": 2, "LessOrEqual": 3, "Greater": 4, "GreaterOrEqual": 5}
+_NOT_EQUAL = 1  # `compare` mode ne (no ONNX op of its own)
 _LOGICAL_MODES = {"And": 0, "Or": 1, "Xor": 2}
 
 
@@ -604,14 +674,14 @@ def _cast(im: _Importer, node, a, label):
     target = _ir_dtype(int(a["to"]), "the target type")
     if target == x.dtype:
         return [x]
-    return [im.emit("cast", [x], {"to": _IR_TO_ONNX[target]}, node.output[0], label, target)]
+    return [im.emit("cast", [x], {"to": DTYPE_CODES[target]}, node.output[0], label, target)]
 
 
 def _if(im: _Importer, node, a, label):
-    """An If on a condition known at import is its taken branch, inlined; other Ifs are not mapped yet."""
+    """An If on a condition known at import is its taken branch, inlined; on a run-time condition it is
+    an `if` node whose branches are subgraphs with explicit captures."""
     if not im.is_const(node.input[0]):
-        raise _Unsupported("the condition is computed at run time (only an If whose condition is known at import "
-                           "is imported: its taken branch is inlined)")
+        return _runtime_if(im, node, a, label)
     branch = a["then_branch"] if bool(np.asarray(im.const(node.input[0], "cond")).reshape(-1)[0]) \
         else a["else_branch"]
     before = len(im.unsupported)
@@ -619,6 +689,102 @@ def _if(im: _Importer, node, a, label):
     if len(im.unsupported) > before or any(o.name in im.poisoned for o in branch.output):
         raise _NeedsStandIn()  # the branch's own nodes are reported
     return [im.env[o.name] for o in branch.output]
+
+
+def _scalar(im: _Importer, name: str, dtype: str, what: str, label: str) -> Value:
+    """A run-time if/loop control input as the dtype[] scalar the runtime takes."""
+    value = im.value(name, what)
+    if value.dtype != dtype or value.numel != 1:
+        raise _Unsupported(f"{what} is {value.dtype}{_fmt(value.shape)}; the runtime takes one {_dtype_long(dtype)}")
+    if value.rank == 0:
+        return value
+    # ONNX allows any one-element tensor ([1], [1,1]); the runtime's if/loop take rank 0. The sum of
+    # the one element is that element, as a rank-0 value (sum takes numbers: a bool goes through i64).
+    dims = {"dims": list(range(value.rank)), "keepdim": 0}
+    if dtype == "i64":
+        return im.emit("sum", [value], dims, f"{name}_scalar", label)
+    as_int = im.emit("cast", [value], {"to": DTYPE_CODES["i64"]}, f"{name}_i64", label, "i64")
+    total = im.emit("sum", [as_int], dims, f"{name}_sum", label)
+    zero = im.add_const(f"{name}_zero", np.array(0, np.int64))
+    return im.emit("compare", [total, zero], {"mode": _NOT_EQUAL}, f"{name}_scalar", label, "bool")
+
+
+def _run_subgraph(im: _Importer, sub: _Importer, onnx_graph) -> List[Value]:
+    """Imports an ONNX subgraph's nodes into sub; returns its outputs as values of sub's graph."""
+    before = len(im.unsupported)
+    sub.run_nodes(onnx_graph.node)
+    if len(im.unsupported) > before or any(o.name in im.poisoned for o in onnx_graph.output):
+        raise _NeedsStandIn()  # the subgraph's own nodes are reported
+    outputs = []
+    for o in onnx_graph.output:
+        if id(sub.env[o.name]) in im.stand_ins:
+            raise _NeedsStandIn()  # an outer value from a reported node
+        outputs.append(sub.value(o.name, "output"))
+    return outputs
+
+
+def _runtime_if(im: _Importer, node, a, label):
+    cond = _scalar(im, node.input[0], "bool", "the condition", label)
+    branches, results = [], []
+    for which in ("then_branch", "else_branch"):
+        sub = im.child(f"{node.output[0] or 'if'}_{which.split('_')[0]}")
+        results.append(_run_subgraph(im, sub, a[which]))
+        branches.append(sub)
+    then_out, else_out = results
+    if len(then_out) != len(else_out):
+        raise _Unsupported(f"then_branch returns {len(then_out)} values, else_branch {len(else_out)}")
+    for k, (t, e) in enumerate(zip(then_out, else_out)):
+        if (t.dtype, t.shape) != (e.dtype, e.shape):
+            raise _Unsupported(f"output {k} is {t.dtype}{_fmt(t.shape)} in then_branch and {e.dtype}{_fmt(e.shape)} "
+                               "in else_branch (the runtime's shapes do not depend on the branch taken)")
+    # Both branches take the union of what either captured, in one order (docs/ops.md `if`).
+    captures: List[Value] = []
+    for sub in branches:
+        captures += [v for v in sub.captured if all(v is not c for c in captures)]
+    for sub, outputs in zip(branches, results):
+        mine = {id(outer): local for outer, local in zip(sub.captured, sub.capture_inputs)}
+        sub.graph.inputs = [mine[id(outer)] if id(outer) in mine
+                            else sub.graph.add_input(outer.name, outer.dtype, outer.shape) for outer in captures]
+        sub.graph.outputs = outputs
+    names = [n or f"{label}_out{k}" for k, n in enumerate(node.output)]
+    ir_node = im.graph.add_node("if", [cond] + captures,
+                                [(name, v.dtype, v.shape) for name, v in zip(names, then_out)],
+                                {"then_branch": branches[0].graph, "else_branch": branches[1].graph}, name=label)
+    return list(ir_node.outputs)
+
+
+def _loop(im: _Importer, node, a, label):
+    """Loop without scan outputs -> a `loop` node (docs/ops.md): body(iter, cond, carried..., captures...)."""
+    body = a["body"]
+    carried_names = [n for n in node.input[2:]]
+    n_carried = len(carried_names)
+    if len(body.output) != 1 + n_carried:
+        raise _Unsupported(f"{len(body.output) - 1 - n_carried} scan output(s) (per-iteration results stacked "
+                           "into a tensor): the runtime's loop has carried values only")
+    if len(body.input) != 2 + n_carried:
+        raise _Unsupported(f"the body takes {len(body.input)} inputs, expected 2 + {n_carried} carried")
+    trip = _scalar(im, node.input[0], "i64", "M (the trip count)", label) if node.input[0] else None
+    cond = _scalar(im, node.input[1], "bool", "cond", label) if len(node.input) > 1 and node.input[1] else None
+    carried = [im.value(n, "loop-carried value") for n in carried_names]
+    sub = im.child(f"{node.output[0] or 'loop'}_body")
+    # Typed by the runtime's contract: iter i64[], cond bool[], each carried value as it enters.
+    for proto, (dtype, shape) in zip(body.input, [("i64", ()), ("bool", ())] + [(v.dtype, v.shape) for v in carried]):
+        sub.env[proto.name] = sub.graph.add_input(proto.name, dtype, shape)
+    outputs = _run_subgraph(im, sub, body)
+    if (outputs[0].dtype, outputs[0].shape) != ("bool", ()):
+        raise _Unsupported(f"the body's condition output is {outputs[0].dtype}{_fmt(outputs[0].shape)}, the "
+                           "runtime takes bool[]")
+    for k, (out, v) in enumerate(zip(outputs[1:], carried)):
+        if (out.dtype, out.shape) != (v.dtype, v.shape):
+            raise _Unsupported(f"loop-carried value {k} enters as {v.dtype}{_fmt(v.shape)} and leaves the body as "
+                               f"{out.dtype}{_fmt(out.shape)} (the runtime's shapes are fixed)")
+    sub.graph.inputs = sub.graph.inputs[:2 + n_carried] + sub.capture_inputs
+    sub.graph.outputs = outputs
+    names = [n or f"{label}_out{k}" for k, n in enumerate(node.output)]
+    ir_node = im.graph.add_node("loop", [trip, cond] + carried + sub.captured,
+                                [(name, v.dtype, v.shape) for name, v in zip(names, carried)],
+                                {"body": sub.graph, "num_carried": n_carried}, name=label)
+    return list(ir_node.outputs)
 
 
 _HANDLERS: Dict[str, Callable] = {
@@ -649,6 +815,7 @@ _HANDLERS: Dict[str, Callable] = {
     "MatMul": _matmul,
     "Cast": _cast,
     "If": _if,
+    "Loop": _loop,
 }
 for _op, _mode in _COMPARE_MODES.items():
     _HANDLERS[_op] = _binary("compare", {"mode": _mode}, "bool")

@@ -30,7 +30,7 @@ from ..errors import ExportError
 from ..ir.graph import CONSTANT, NUMPY_DTYPES, Graph, Value
 from ..passes.base import each_graph
 from ..passes.dce import eliminate_dead_code
-from .common import POISON, Poison, Unsupported
+from .common import POISON, Poison, Unsupported, scalar_dtype
 
 # A `for` over range(n) with n known at export is unrolled up to this many iterations
 # (further, it becomes a loop node); up to LIST_UNROLL when its body grows a list.
@@ -101,16 +101,6 @@ def _enter(lowering, scope: Scope):
 
 
 # -- typed values ------------------------------------------------------------------------------------
-
-
-def scalar_dtype(obj) -> str:
-    if isinstance(obj, bool):
-        return "bool"
-    if isinstance(obj, int):
-        return "i64"
-    if isinstance(obj, float):
-        return "f32"
-    raise Unsupported(f"a {type(obj).__name__} where a number is needed")
 
 
 def scalar_constant(lowering, obj, dtype: Optional[str] = None, name: str = "const") -> Value:

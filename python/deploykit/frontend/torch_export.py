@@ -14,7 +14,6 @@ that cannot be lowered is collected and reported in one UnsupportedOpsError.
 
 from __future__ import annotations
 
-import math
 import operator
 import os
 import re
@@ -24,19 +23,22 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from ..archive.format import DTYPE_CODES
 from ..errors import ExportError, UnsupportedOpsError
-from ..ir.graph import Graph, Value
+from ..ir.graph import NUMPY_DTYPES, Graph, Value
 from ..ir.ops import OpError, infer_shapes
 from ..ir.verify import verify_graph
 from ..passes.dce import eliminate_dead_code
-
-_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
+from .common import TORCH_DIR as _TORCH_DIR
+from .common import Unsupported as _Unsupported
+from .common import (addmm_linear, adaptive_output_size, check_float32, clamp_bounds, conv_pads, pool_window,
+                     scalar_dtype, static_matrix)
+from .common import contains as _contains
+from .common import normalize_axis as _normalize_axis
+from .common import pair as _pair
 
 # torch dtype -> IR dtype of the values the runtime computes with (cf_spec: f32, i64, bool).
 _DTYPES = {torch.float32: "f32", torch.int64: "i64", torch.bool: "bool"}
-_NUMPY = {"f32": np.float32, "i64": np.int64, "bool": np.bool_}
-# `cast` attribute `to`: the archive's dtype codes (docs/archive-format.md).
-_DTYPE_CODES = {"f32": 1, "i64": 8, "bool": 9}
 # `compare` attribute `mode`, keyed by the aten op name.
 _COMPARE_MODES = {"eq": 0, "ne": 1, "lt": 2, "le": 3, "gt": 4, "ge": 5}
 # `logical` attribute `mode`.
@@ -74,15 +76,6 @@ def is_exported_program(model) -> bool:
     return isinstance(model, torch.export.ExportedProgram)
 
 
-def _check_float32_state(program) -> None:
-    bad = [f"{name} ({str(t.dtype).replace('torch.', '')})" for name, t in program.state_dict.items()
-           if isinstance(t, torch.Tensor) and t.is_floating_point() and t.dtype != torch.float32]
-    if bad:
-        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
-        raise ExportError(f"the program has non-float32 parameters: {shown}. deploykit stores float32 weights "
-                          "only; convert the model with model.float() before exporting")
-
-
 def capture(model, example_inputs: Tuple[torch.Tensor, ...]) -> Captured:
     """torch.export.export an nn.Module in eval mode, or take an ExportedProgram as it is."""
     if is_exported_program(model):
@@ -111,7 +104,7 @@ def capture(model, example_inputs: Tuple[torch.Tensor, ...]) -> Captured:
             program = program.run_decompositions({})
     except Exception as e:
         raise ExportError(f"run_decompositions failed: {str(e).strip().splitlines()[0]}") from None
-    _check_float32_state(program)
+    check_float32(program.state_dict.items(), "the program")
     return Captured(program, source)
 
 
@@ -123,10 +116,6 @@ def _summary(error: Exception, lines: int = 3) -> str:
 
 
 # -- helpers -------------------------------------------------------------------------------------
-
-
-class _Unsupported(Exception):
-    """Raised by a lowering for a configuration it cannot export (reported with the op name)."""
 
 
 class _Unavailable:
@@ -163,16 +152,6 @@ def _op_label(target) -> str:
     return getattr(target, "__name__", str(target))
 
 
-def _contains(obj, kind) -> bool:
-    if isinstance(obj, kind):
-        return True
-    if isinstance(obj, (list, tuple)):
-        return any(_contains(o, kind) for o in obj)
-    if isinstance(obj, dict):
-        return any(_contains(o, kind) for o in obj.values())
-    return False
-
-
 def _bind(node, args, kwargs) -> List[Any]:
     """All schema arguments of an aten call, positional, with defaults filled in."""
     schema = node.target._schema
@@ -187,21 +166,6 @@ def _bind(node, args, kwargs) -> List[Any]:
         else:
             raise ExportError(f"internal error: {_op_label(node.target)} is missing argument '{arg.name}'")
     return bound
-
-
-def _normalize_axis(axis: int, rank: int, what: str) -> int:
-    if not -max(rank, 1) <= axis < max(rank, 1):
-        raise ExportError(f"{what} {axis} is out of range for rank {rank}")
-    return axis + rank if axis < 0 else axis
-
-
-def _pair(values, what: str) -> List[int]:
-    values = [values] if isinstance(values, int) else list(values)
-    if len(values) == 1:
-        values = values * 2
-    if len(values) != 2 or not all(isinstance(v, int) for v in values):
-        raise _Unsupported(f"{what}={values} (2-d only)")
-    return values
 
 
 def _ir_dtype(dtype: torch.dtype, what: str) -> str:
@@ -259,10 +223,10 @@ class _Lowering:
     def constant(self, obj, dtype: Optional[str] = None, name: str = "const") -> Value:
         """An IR constant for a static tensor or Python number, converted to dtype if given."""
         if isinstance(obj, (bool, int, float)):
-            dtype = dtype or ("bool" if isinstance(obj, bool) else "i64" if isinstance(obj, int) else "f32")
+            dtype = dtype or scalar_dtype(obj)
             key = ("scalar", type(obj), obj, dtype)
             if key not in self.constant_cache:
-                self.constant_cache[key] = self.graph.add_constant(name, np.array(obj, dtype=_NUMPY[dtype]))
+                self.constant_cache[key] = self.graph.add_constant(name, np.array(obj, dtype=NUMPY_DTYPES[dtype]))
             return self.constant_cache[key]
         if not isinstance(obj, torch.Tensor):
             raise _Unsupported(f"expected a tensor operand, got {type(obj).__name__}")
@@ -277,7 +241,7 @@ class _Lowering:
             return self.constant_cache[key]
         name = self.tensor_names.get(id(obj), name)
         if key not in self.arrays:
-            self.arrays[key] = tensor.contiguous().numpy().astype(_NUMPY[dtype], copy=True)
+            self.arrays[key] = tensor.contiguous().numpy().astype(NUMPY_DTYPES[dtype], copy=True)
             self.keepalive.append(obj)
         value = self.graph.add_constant(name, self.arrays[key])
         self.constant_cache[key] = value
@@ -330,7 +294,7 @@ class _Lowering:
         return out
 
     def cast(self, value: Value, dtype: str) -> Value:
-        return self.emit("cast", [value], {"to": _DTYPE_CODES[dtype]}, dtype=dtype, result=False)
+        return self.emit("cast", [value], {"to": DTYPE_CODES[dtype]}, dtype=dtype, result=False)
 
     # -- walking -------------------------------------------------------------------------------------
 
@@ -495,18 +459,7 @@ def _lower_conv(self: _Lowering, node, a):
     if x.rank != 4:
         raise _Unsupported(f"input of rank {x.rank}")
     stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
-    kernel = weight.shape[2:]
-    if isinstance(padding, str):
-        if padding == "valid":
-            pads = [0, 0, 0, 0]
-        elif padding == "same":
-            total = [dilation[i] * (kernel[i] - 1) for i in range(2)]
-            pads = [total[0] // 2, total[1] // 2, total[0] - total[0] // 2, total[1] - total[1] // 2]
-        else:
-            raise _Unsupported(f"padding='{padding}'")
-    else:
-        ph, pw = _pair(padding, "padding")
-        pads = [ph, pw, ph, pw]
+    pads = conv_pads(padding, dilation, weight.shape[2:])
     if isinstance(b, Value):
         raise _Unsupported("bias must be a constant")
     bias = None if b is None else self.constant(b, "f32", "bias")
@@ -601,15 +554,9 @@ def _lower_div(self, node, a):
 def _operand_dtype(obj) -> str:
     if isinstance(obj, Value):
         return obj.dtype
-    if isinstance(obj, bool):
-        return "bool"
-    if isinstance(obj, int):
-        return "i64"
-    if isinstance(obj, float):
-        return "f32"
     if isinstance(obj, torch.Tensor):
         return "f32" if obj.is_floating_point() else _ir_dtype(obj.dtype, "constant operand")
-    raise _Unsupported(f"operand of type {type(obj).__name__}")
+    return scalar_dtype(obj)
 
 
 def _lower_compare(self, node, a):
@@ -639,11 +586,9 @@ def _lower_logical(self, node, a):
 
 def _lower_pool_max(self, node, a):
     x, kernel, stride, padding, dilation, ceil_mode = a[:6]
-    kernel = _pair(kernel, "kernel_size")
-    stride = kernel if not stride else _pair(stride, "stride")  # stride [] means stride = kernel
-    ph, pw = _pair(padding, "padding")
+    kernel, stride, pads = pool_window(kernel, stride, padding)
     out = self.emit("max_pool2d", [self.runtime(x, "input")],
-                    {"kernel": kernel, "stride": stride, "pads": [ph, pw, ph, pw],
+                    {"kernel": kernel, "stride": stride, "pads": pads,
                      "dilation": _pair(dilation, "dilation"), "ceil_mode": int(bool(ceil_mode))})
     if node.target.overloadpacket is torch.ops.aten.max_pool2d_with_indices:
         return (out, _Unavailable("max_pool2d indices"))
@@ -652,11 +597,9 @@ def _lower_pool_max(self, node, a):
 
 def _lower_avg_pool(self, node, a):
     x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override = a[:7]
-    kernel = _pair(kernel, "kernel_size")
-    stride = kernel if not stride else _pair(stride, "stride")
-    ph, pw = _pair(padding, "padding")
+    kernel, stride, pads = pool_window(kernel, stride, padding)
     return self.emit("avg_pool2d", [self.runtime(x, "input")],
-                     {"kernel": kernel, "stride": stride, "pads": [ph, pw, ph, pw],
+                     {"kernel": kernel, "stride": stride, "pads": pads,
                       "ceil_mode": int(bool(ceil_mode)), "count_include_pad": int(bool(count_include_pad)),
                       "divisor_override": int(divisor_override or 0)})
 
@@ -665,11 +608,7 @@ def _lower_adaptive_avg_pool(self, node, a):
     x = self.runtime(a[0], "input")
     if x.rank != 4:
         raise _Unsupported(f"input of rank {x.rank}")
-    size = [a[1]] * 2 if isinstance(a[1], int) else list(a[1])
-    if len(size) == 1:
-        size = size * 2
-    size = [x.shape[2 + i] if s is None else s for i, s in enumerate(size)]
-    return self.emit("adaptive_avg_pool2d", [x], {"output_size": _pair(size, "output_size")})
+    return self.emit("adaptive_avg_pool2d", [x], {"output_size": adaptive_output_size(a[1], x.shape)})
 
 
 def _reduce(op):
@@ -710,29 +649,19 @@ def _lower_linear(self, node, a):
                                 None if b is None else self.constant(b, "f32", "bias")], {})
 
 
-def _static_matrix(obj, what: str) -> torch.Tensor:
-    if not isinstance(obj, torch.Tensor) or obj.dim() != 2:
-        raise _Unsupported(f"{what} must be a constant matrix")
-    return obj
-
-
 def _lower_mm(self, node, a):
     x = self.runtime(a[0], "left operand")
     if x.rank < 1:
         raise _Unsupported("0-d operand")
-    weight = _static_matrix(a[1], "right operand").t().contiguous()  # x @ W == linear(x, W^T)
+    weight = static_matrix(a[1], "right operand").t().contiguous()  # x @ W == linear(x, W^T)
     return self.emit("linear", [x, self.constant(weight, "f32", "weight"), None], {})
 
 
 def _lower_addmm(self, node, a):
     bias, mat1, mat2, beta, alpha = a[:5]
-    if beta != 1 or alpha != 1:
-        raise _Unsupported(f"beta={beta}, alpha={alpha}")
-    weight = _static_matrix(mat2, "mat2").t().contiguous()
-    if not isinstance(bias, torch.Tensor) or bias.numel() != weight.shape[0]:
-        raise _Unsupported("bias must be a constant vector")
+    weight, bias = addmm_linear(bias, mat2, beta, alpha)
     return self.emit("linear", [self.runtime(mat1, "mat1"), self.constant(weight, "f32", "weight"),
-                                self.constant(bias.reshape(-1), "f32", "bias")], {})
+                                self.constant(bias, "f32", "bias")], {})
 
 
 def _lower_hardtanh(self, node, a):
@@ -748,11 +677,7 @@ def _lower_hardtanh(self, node, a):
         low, high = None, a[1]
     else:
         low, high = a[1], a[2]
-    for bound in (low, high):
-        if bound is not None and not isinstance(bound, (int, float)):
-            raise _Unsupported("tensor bounds")
-    low = -math.inf if low is None else float(low)
-    high = math.inf if high is None else float(high)
+    low, high = clamp_bounds(low, high)
     return self.emit("hardtanh", [x], {"min_val": low, "max_val": high})
 
 

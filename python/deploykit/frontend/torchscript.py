@@ -34,13 +34,17 @@ from ..ir.verify import verify_graph
 from ..passes.base import each_graph
 from ..passes.dce import eliminate_dead_code
 from .common import POISON as _POISON
+from .common import TORCH_DIR as _TORCH_DIR
 from .common import Poison as _Poison
 from .common import Unsupported as _Unsupported
+from .common import (addmm_linear, adaptive_output_size, check_float32, clamp_bounds, conv_pads, pool_window,
+                     static_matrix)
+from .common import contains as _contains
+from .common import normalize_axis as _normalize_axis
+from .common import pair as _pair
 from .script import NOT_STATIC as _SCRIPT_NOT_STATIC
 from .script import Scope, input_type, lower_loop, lower_runtime_if, scalar_constant
 from .script import lowerings as _script_lowerings
-
-_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
 
 
 # -- capture -------------------------------------------------------------------------------
@@ -56,14 +60,7 @@ class Captured:
 
 
 def _check_float32_params(module, what: str) -> None:
-    bad = []
-    for name, tensor in list(module.named_parameters()) + list(module.named_buffers()):
-        if tensor.is_floating_point() and tensor.dtype != torch.float32:
-            bad.append(f"{name} ({str(tensor.dtype).replace('torch.', '')})")
-    if bad:
-        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
-        raise ExportError(f"{what} has non-float32 parameters: {shown}. deploykit 1.0 stores float32 weights "
-                          "only; convert the model with model.float() before exporting")
+    check_float32(list(module.named_parameters()) + list(module.named_buffers()), what)
 
 
 CAPTURE_METHODS = ("trace", "script")
@@ -169,29 +166,6 @@ def _node_name(node) -> str:
 
 def _value_name(torch_value) -> str:
     return torch_value.debugName() or "v"
-
-
-def _contains(obj, kind) -> bool:
-    if isinstance(obj, kind):
-        return True
-    if isinstance(obj, (list, tuple)):
-        return any(_contains(o, kind) for o in obj)
-    return False
-
-
-def _normalize_axis(axis: int, rank: int, what: str) -> int:
-    if not -max(rank, 1) <= axis < max(rank, 1):
-        raise ExportError(f"{what} {axis} is out of range for rank {rank}")
-    return axis + rank if axis < 0 else axis
-
-
-def _pair(values, what: str) -> List[int]:
-    values = [values] if isinstance(values, int) else list(values)
-    if len(values) == 1:
-        values = values * 2
-    if len(values) != 2 or not all(isinstance(v, int) for v in values):
-        raise _Unsupported(f"{what}={values} (2-d only)")
-    return values
 
 
 # Static (export-time) evaluation of scalar, list and shape ops. Tensor ops on static
@@ -592,18 +566,7 @@ def _lower_conv(self: _Lowering, node, args):
         raise _Unsupported(f"input of rank {x.rank}")
     stride = _pair(stride, "stride")
     dilation = _pair(dilation, "dilation")
-    kernel = weight.shape[2:]
-    if isinstance(padding, str):
-        if padding == "valid":
-            pads = [0, 0, 0, 0]
-        elif padding == "same":
-            total = [dilation[i] * (kernel[i] - 1) for i in range(2)]
-            pads = [total[0] // 2, total[1] // 2, total[0] - total[0] // 2, total[1] - total[1] // 2]
-        else:
-            raise _Unsupported(f"padding='{padding}'")
-    else:
-        ph, pw = _pair(padding, "padding")
-        pads = [ph, pw, ph, pw]
+    pads = conv_pads(padding, dilation, weight.shape[2:])
     bias = None if b is None else self.tensor(b, "bias")
     return self.emit("conv2d", [x, weight, bias],
                      {"stride": stride, "pads": pads, "dilation": dilation, "groups": int(groups)}, node.output())
@@ -649,33 +612,25 @@ def _lower_mul(self, node, args):
 
 def _lower_max_pool(self, node, args):
     x, kernel, stride, padding, dilation, ceil_mode = args[:6]
-    kernel = _pair(kernel, "kernel_size")
-    stride = kernel if not stride else _pair(stride, "stride")  # stride [] means stride = kernel
-    ph, pw = _pair(padding, "padding")
+    kernel, stride, pads = pool_window(kernel, stride, padding)
     return self.emit("max_pool2d", [self.runtime(x, "input")],
-                     {"kernel": kernel, "stride": stride, "pads": [ph, pw, ph, pw],
+                     {"kernel": kernel, "stride": stride, "pads": pads,
                       "dilation": _pair(dilation, "dilation"), "ceil_mode": int(bool(ceil_mode))}, node.output())
 
 
 def _lower_avg_pool(self, node, args):
     x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override = args[:7]
-    kernel = _pair(kernel, "kernel_size")
-    stride = kernel if not stride else _pair(stride, "stride")
-    ph, pw = _pair(padding, "padding")
+    kernel, stride, pads = pool_window(kernel, stride, padding)
     return self.emit("avg_pool2d", [self.runtime(x, "input")],
-                     {"kernel": kernel, "stride": stride, "pads": [ph, pw, ph, pw],
+                     {"kernel": kernel, "stride": stride, "pads": pads,
                       "ceil_mode": int(bool(ceil_mode)), "count_include_pad": int(bool(count_include_pad)),
                       "divisor_override": int(divisor_override or 0)}, node.output())
 
 
 def _lower_adaptive_avg_pool(self, node, args):
     x = self.runtime(args[0], "input")
-    size = args[1]
-    size = [size] * 2 if isinstance(size, int) else list(size)
-    if len(size) == 1:
-        size = size * 2
-    size = [x.shape[2 + i] if s is None else s for i, s in enumerate(size)] if x.rank == 4 else size
-    return self.emit("adaptive_avg_pool2d", [x], {"output_size": _pair(size, "output_size")}, node.output())
+    return self.emit("adaptive_avg_pool2d", [x], {"output_size": adaptive_output_size(args[1], x.shape)},
+                     node.output())
 
 
 def _lower_flatten(self, node, args):
@@ -696,16 +651,10 @@ def _lower_linear(self, node, args):
                                 None if b is None else self.tensor(b, "bias")], {}, node.output())
 
 
-def _static_matrix(obj, what: str) -> torch.Tensor:
-    if not isinstance(obj, torch.Tensor) or obj.dim() != 2:
-        raise _Unsupported(f"{what} must be a constant matrix")
-    return obj
-
-
 def _lower_matmul(self, node, args):
     a, b = args[0], args[1]
     x = self.runtime(a, "left operand")
-    weight = _static_matrix(b, "right operand").t().contiguous()  # x @ W == linear(x, W^T)
+    weight = static_matrix(b, "right operand").t().contiguous()  # x @ W == linear(x, W^T)
     if x.rank < 1:
         raise _Unsupported("0-d operand")
     return self.emit("linear", [x, self.constant(weight, "weight"), None], {}, node.output())
@@ -715,13 +664,9 @@ def _lower_addmm(self, node, args):
     bias, mat1, mat2 = args[:3]
     beta = args[3] if len(args) > 3 else 1
     alpha = args[4] if len(args) > 4 else 1
-    if beta != 1 or alpha != 1:
-        raise _Unsupported(f"beta={beta}, alpha={alpha}")
-    weight = _static_matrix(mat2, "mat2").t().contiguous()
-    if not isinstance(bias, torch.Tensor) or bias.numel() != weight.shape[0]:
-        raise _Unsupported("bias must be a constant vector")
+    weight, bias = addmm_linear(bias, mat2, beta, alpha)
     return self.emit("linear", [self.runtime(mat1, "mat1"), self.constant(weight, "weight"),
-                                self.constant(bias.reshape(-1), "bias")], {}, node.output())
+                                self.constant(bias, "bias")], {}, node.output())
 
 
 def _lower_hardtanh(self, node, args):
@@ -735,11 +680,7 @@ def _lower_hardtanh(self, node, args):
         low, high = None, args[1]
     else:
         low, high = args[1], args[2]
-    for bound in (low, high):
-        if bound is not None and not isinstance(bound, (int, float)):
-            raise _Unsupported("tensor bounds")
-    low = -math.inf if low is None else float(low)
-    high = math.inf if high is None else float(high)
+    low, high = clamp_bounds(low, high)
     return self.emit("hardtanh", [x], {"min_val": low, "max_val": high}, node.output())
 
 

@@ -18,18 +18,20 @@ ConvGemmPlan make_conv_gemm_plan(const Conv2dShape& s, const F32GemmVariant& uke
   return p;
 }
 
-AlignedBuffer f32_conv_gemm_pack_weights(const ConvGemmPlan& p, const float* weight) {
-  const size_t floats = static_cast<size_t>(p.shape.groups * p.m_panels * p.a_panel_floats());
-  AlignedBuffer buffer(aligned_malloc_or_null(floats * sizeof(float)));
-  if (!buffer) return buffer;
-  float* out = static_cast<float*>(buffer.get());
-  for (int64_t g = 0; g < p.shape.groups; ++g) {
+void f32_conv_gemm_pack_weight_panels(const ConvGemmPlan& p, const float* weight, float* out, int64_t begin,
+                                      int64_t end) {
+  for (int64_t panel = begin; panel < end; ++panel) {
+    const int64_t g = panel / p.m_panels, m = panel % p.m_panels;
     // The group's weights are a row-major [oc_per_group, k] matrix.
     const float* wg = weight + g * p.oc_per_group * p.k;
-    for (int64_t m = 0; m < p.m_panels; ++m) {
-      f32_gemm_pack_a(wg, p.oc_per_group, p.k, p.k, m * p.ukernel.mr, p.ukernel.mr,
-                      out + (g * p.m_panels + m) * p.a_panel_floats());
-    }
+    f32_gemm_pack_a(wg, p.oc_per_group, p.k, p.k, m * p.ukernel.mr, p.ukernel.mr, out + panel * p.a_panel_floats());
+  }
+}
+
+AlignedBuffer f32_conv_gemm_pack_weights(const ConvGemmPlan& p, const float* weight) {
+  AlignedBuffer buffer(aligned_malloc_or_null(f32_conv_gemm_packed_floats(p) * sizeof(float)));
+  if (buffer) {
+    f32_conv_gemm_pack_weight_panels(p, weight, static_cast<float*>(buffer.get()), 0, p.shape.groups * p.m_panels);
   }
   return buffer;
 }

@@ -39,6 +39,14 @@ ConvGemmPlan make_conv_gemm_plan(const Conv2dShape& shape, const F32GemmVariant&
 /// Packs weight [OC, C/groups, KH, KW] into groups * m_panels A panels, 64-byte aligned.
 /// Null when out of memory.
 AlignedBuffer f32_conv_gemm_pack_weights(const ConvGemmPlan& plan, const float* weight);
+/// Floats of that packed buffer.
+inline size_t f32_conv_gemm_packed_floats(const ConvGemmPlan& plan) {
+  return static_cast<size_t>(plan.shape.groups * plan.m_panels * plan.a_panel_floats());
+}
+/// The same for A panels [begin, end) only (index group * m_panels + m), into a buffer of
+/// f32_conv_gemm_packed_floats: panels are independent, so a load spreads them over threads.
+void f32_conv_gemm_pack_weight_panels(const ConvGemmPlan& plan, const float* weight, float* out, int64_t begin,
+                                      int64_t end);
 
 /// B panels [begin, end) of one image; panel index = group * n_panels + n.
 void f32_conv_gemm_pack_b(const ConvGemmPlan& plan, const float* x_image, float* workspace, int64_t begin,

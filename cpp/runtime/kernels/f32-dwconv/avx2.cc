@@ -12,20 +12,12 @@
 #include <cstdint>
 
 #include "kernels/f32-dwconv/dwconv.h"
+#include "kernels/window2d/avx2.h"
 
 namespace deployrt {
 
 namespace {
 
-constexpr int kLanes = 8;
-
-// The address of x[offset] as an integer computation: `offset` may be negative (a masked
-// load whose first lanes fall in the left padding); only unmasked lanes are ever read.
-const float* at(const float* x, int64_t offset) {
-  return reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(x) + static_cast<uintptr_t>(offset * 4));
-}
-
-inline __m256i iota() { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
 
 // y = clamp(acc + residual) to the lanes of `mask` (all ones: a plain store).
 inline void store(__m256 acc, const float* residual, float* out, __m256i mask, bool full, __m256 lo, __m256 hi) {
@@ -37,19 +29,6 @@ inline void store(__m256 acc, const float* residual, float* out, __m256i mask, b
   }
   if (residual != nullptr) acc = _mm256_add_ps(acc, _mm256_maskload_ps(residual, mask));
   _mm256_maskstore_ps(out, mask, _mm256_min_ps(hi, _mm256_max_ps(lo, acc)));
-}
-
-// S = 1: unit stride; S = 2: stride 2; S = 0: any stride (gather, indices `gather`).
-template <int S>
-inline __m256 load_lanes(const float* p, __m256i gather) {
-  if (S == 1) return _mm256_loadu_ps(p);
-  if (S == 2) {
-    // [a0 a2 b0 b2 | a4 a6 b4 b6], then reorder the 64-bit pairs to a0 a2 a4 a6 b0 b2 b4 b6.
-    const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + kLanes);
-    const __m256 evens = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(evens), _MM_SHUFFLE(3, 1, 2, 0)));
-  }
-  return _mm256_i32gather_ps(p, gather, 4);
 }
 
 template <int S, int NV>
@@ -86,10 +65,8 @@ inline void edge_vector(const DwConvPlane& p, const float* x, const float* w, fl
                         float* y, int64_t oh, int64_t ow, int64_t lanes, __m256 lo, __m256 hi) {
   const __m256i active = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(lanes)), iota());
   const __m256i width = _mm256_set1_epi32(static_cast<int32_t>(p.in_width));
-  const __m256i minus_one = _mm256_set1_epi32(-1);
   // Lane t of tap kw reads input column (ow + t) * stride_w + kw * dilation_w - pad_left.
-  const __m256i first = _mm256_add_epi32(_mm256_mullo_epi32(iota(), _mm256_set1_epi32(static_cast<int32_t>(p.stride_w))),
-                                         _mm256_set1_epi32(static_cast<int32_t>(ow * p.stride_w - p.pad_left)));
+  const __m256i first = lane_columns(ow, p.stride_w, p.pad_left);
   __m256 acc = _mm256_set1_ps(bias);
   for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
     const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
@@ -98,8 +75,7 @@ inline void edge_vector(const DwConvPlane& p, const float* x, const float* w, fl
     for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
       const int32_t off = static_cast<int32_t>(kw * p.dilation_w);
       const __m256i idx = _mm256_add_epi32(first, _mm256_set1_epi32(off));
-      const __m256i valid = _mm256_and_si256(
-          active, _mm256_and_si256(_mm256_cmpgt_epi32(idx, minus_one), _mm256_cmpgt_epi32(width, idx)));
+      const __m256i valid = lanes_inside(idx, width, active);
       __m256 in;
       if (S == 1) {
         in = _mm256_maskload_ps(at(row, ow - p.pad_left + off), valid);
@@ -119,7 +95,7 @@ void dwconv(const DwConvPlane& p, const float* x, const float* w, float bias, co
   // Stride 2 loads 2 * 8 inputs per vector, one past the last one it keeps.
   f32_dwconv_interior_columns(p, S == 2 ? 1 : 0, &lo_col, &hi_col);
   const __m256 lo = _mm256_set1_ps(p.min), hi = _mm256_set1_ps(p.max);
-  const __m256i gather = _mm256_mullo_epi32(iota(), _mm256_set1_epi32(static_cast<int32_t>(p.stride_w)));
+  const __m256i gather = lane_offsets(p.stride_w);
   for (int64_t oh = 0; oh < p.out_height; ++oh) {
     int64_t ow = 0;
     while (ow < p.out_width) {

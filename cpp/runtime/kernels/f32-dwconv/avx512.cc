@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "kernels/f32-dwconv/dwconv.h"
+#include "kernels/window2d/avx512.h"
 
 // GCC 12 warns that _mm512_max_ps/_mm512_min_ps read an uninitialized value: its headers
 // pass _mm512_undefined_ps() as the unused masked-merge source (a known false positive).
@@ -23,30 +24,11 @@ namespace deployrt {
 
 namespace {
 
-constexpr int kLanes = 16;
-
-// The address of x[offset] as an integer computation: `offset` may be negative (a masked
-// load whose first lanes fall in the left padding); only unmasked lanes are ever read.
-const float* at(const float* x, int64_t offset) {
-  return reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(x) + static_cast<uintptr_t>(offset * 4));
-}
-
 // y = clamp(acc + residual), stored to the lanes of `mask`.
 inline void store(__m512 acc, const float* residual, float* out, __mmask16 mask, __m512 lo, __m512 hi) {
   if (residual != nullptr) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(mask, residual));
   // max(lo, y) / min(hi, y) return y when y is NaN: the reference's NaN-keeping clamp.
   _mm512_mask_storeu_ps(out, mask, _mm512_min_ps(hi, _mm512_max_ps(lo, acc)));
-}
-
-// S = 1: unit stride; S = 2: stride 2; S = 0: any stride (gather, indices `gather`).
-template <int S>
-inline __m512 load_lanes(const float* p, __m512i gather) {
-  if (S == 1) return _mm512_loadu_ps(p);
-  if (S == 2) {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    return _mm512_permutex2var_ps(_mm512_loadu_ps(p), even, _mm512_loadu_ps(p + kLanes));
-  }
-  return _mm512_i32gather_ps(gather, p, 4);
 }
 
 // NV full vectors starting at output column ow, all inside the interior.
@@ -83,12 +65,9 @@ template <int S>
 inline void edge_vector(const DwConvPlane& p, const float* x, const float* w, float bias, const float* residual,
                         float* y, int64_t oh, int64_t ow, int64_t lanes, __m512 lo, __m512 hi) {
   const __mmask16 active = static_cast<__mmask16>((1u << lanes) - 1u);
-  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512i width = _mm512_set1_epi32(static_cast<int32_t>(p.in_width));
   // Lane t of tap kw reads input column (ow + t) * stride_w + kw * dilation_w - pad_left.
-  const __m512i first =
-      _mm512_add_epi32(_mm512_mullo_epi32(iota, _mm512_set1_epi32(static_cast<int32_t>(p.stride_w))),
-                       _mm512_set1_epi32(static_cast<int32_t>(ow * p.stride_w - p.pad_left)));
+  const __m512i first = lane_columns(ow, p.stride_w, p.pad_left);
   __m512 acc = _mm512_set1_ps(bias);
   for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
     const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
@@ -97,8 +76,7 @@ inline void edge_vector(const DwConvPlane& p, const float* x, const float* w, fl
     for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
       const int32_t off = static_cast<int32_t>(kw * p.dilation_w);
       const __m512i idx = _mm512_add_epi32(first, _mm512_set1_epi32(off));
-      const __mmask16 valid = active & _mm512_cmpge_epi32_mask(idx, _mm512_setzero_si512()) &
-                              _mm512_cmplt_epi32_mask(idx, width);
+      const __mmask16 valid = lanes_inside(idx, width, active);
       __m512 in;
       if (S == 1) {
         in = _mm512_maskz_loadu_ps(valid, at(row, ow - p.pad_left + off));
@@ -118,8 +96,7 @@ void dwconv(const DwConvPlane& p, const float* x, const float* w, float bias, co
   // Stride 2 loads 2 * 16 inputs per vector, one past the last one it keeps.
   f32_dwconv_interior_columns(p, S == 2 ? 1 : 0, &lo_col, &hi_col);
   const __m512 lo = _mm512_set1_ps(p.min), hi = _mm512_set1_ps(p.max);
-  const __m512i gather = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                            _mm512_set1_epi32(static_cast<int32_t>(p.stride_w)));
+  const __m512i gather = lane_offsets(p.stride_w);
   for (int64_t oh = 0; oh < p.out_height; ++oh) {
     int64_t ow = 0;
     while (ow < p.out_width) {

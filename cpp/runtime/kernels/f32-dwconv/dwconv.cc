@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "kernels/window2d/columns.h"
+
 namespace deployrt {
 
 const F32DwConvVariant* f32_dwconv_variants(int* count) {
@@ -26,14 +28,9 @@ const F32DwConvVariant& f32_dwconv_select(IsaLevel level) {
 }
 
 void f32_dwconv_interior_columns(const DwConvPlane& p, int64_t extra, int64_t* lo, int64_t* hi) {
-  // Tap kw reads iw = ow*stride_w + off with off = kw*dilation_w - pad_left; the first tap
-  // bounds the low end, the last tap (plus the slack) the high end.
-  const int64_t off_first = -p.pad_left;
-  const int64_t off_last = (p.kernel_w - 1) * p.dilation_w - p.pad_left + extra;
-  const int64_t first = off_first >= 0 ? 0 : (-off_first + p.stride_w - 1) / p.stride_w;
-  const int64_t end = off_last >= p.in_width ? 0 : (p.in_width - off_last + p.stride_w - 1) / p.stride_w;
-  *lo = std::min(first, p.out_width);
-  *hi = std::max(*lo, std::min(end, p.out_width));
+  // Tap kw reads iw = ow*stride_w + off with off = kw*dilation_w - pad_left.
+  window_columns_inside(-p.pad_left, (p.kernel_w - 1) * p.dilation_w - p.pad_left + extra, p.stride_w,
+                        p.in_width, p.out_width, lo, hi);
 }
 
 bool f32_dwconv_fits_int32(const DwConvPlane& p) {

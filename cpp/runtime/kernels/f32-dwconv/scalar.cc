@@ -5,20 +5,9 @@
 
 #include "kernels/epilogue.h"
 #include "kernels/f32-dwconv/dwconv.h"
+#include "kernels/window2d/columns.h"
 
 namespace deployrt {
-
-namespace {
-
-// Columns [lo, hi) whose tap at input offset `off` (iw = ow*stride + off) is inside [0, limit).
-void valid_range(int64_t off, int64_t stride, int64_t limit, int64_t count, int64_t* lo, int64_t* hi) {
-  const int64_t first = off >= 0 ? 0 : (-off + stride - 1) / stride;
-  const int64_t end = off >= limit ? 0 : (limit - off + stride - 1) / stride;
-  *lo = std::min(first, count);
-  *hi = std::max(*lo, std::min(end, count));
-}
-
-}  // namespace
 
 void f32_dwconv_scalar(const DwConvPlane& p, const float* x, const float* w, float bias, const float* residual,
                        float* y) {
@@ -33,7 +22,7 @@ void f32_dwconv_scalar(const DwConvPlane& p, const float* x, const float* w, flo
       for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
         const int64_t off = kw * p.dilation_w - p.pad_left;
         int64_t lo = 0, hi = 0;
-        valid_range(off, p.stride_w, p.in_width, ow_count, &lo, &hi);
+        window_columns_inside(off, off, p.stride_w, p.in_width, ow_count, &lo, &hi);
         const float wk = w[kh * p.kernel_w + kw];
         if (p.stride_w == 1) {
           for (int64_t ow = lo; ow < hi; ++ow) out[ow] += wk * in_row[ow + off];

@@ -36,10 +36,30 @@ const F32GemmVariant& f32_gemm_select(IsaLevel level, int64_t m, int64_t n) {
 
 void f32_gemm_pack_a(const float* w, int64_t rows, int64_t k, int64_t ldw, int64_t row0, int mr, float* out) {
   const int64_t valid = std::max<int64_t>(0, std::min<int64_t>(mr, rows - row0));
-  for (int64_t p = 0; p < k; ++p) {
-    float* dst = out + p * mr;
-    for (int64_t i = 0; i < valid; ++i) dst[i] = w[(row0 + i) * ldw + p];
-    for (int64_t i = valid; i < mr; ++i) dst[i] = 0.0f;
+  // A transpose, in blocks of kBlock columns: each row's run is read contiguously into a
+  // small buffer, then written out step by step as whole [MR] groups (a weight load packs
+  // tens of megabytes this way; element by element it read MR strided streams per step).
+  constexpr int64_t kBlock = 16;
+  float block[kBlock][64];
+  if (mr > 64) {  // wider than any microkernel; element by element
+    for (int64_t p = 0; p < k; ++p) {
+      float* dst = out + p * mr;
+      for (int64_t i = 0; i < valid; ++i) dst[i] = w[(row0 + i) * ldw + p];
+      for (int64_t i = valid; i < mr; ++i) dst[i] = 0.0f;
+    }
+    return;
+  }
+  for (int64_t p0 = 0; p0 < k; p0 += kBlock) {
+    const int64_t width = std::min<int64_t>(kBlock, k - p0);
+    for (int64_t i = 0; i < valid; ++i) {
+      const float* src = w + (row0 + i) * ldw + p0;
+      for (int64_t q = 0; q < width; ++q) block[q][i] = src[q];
+    }
+    for (int64_t q = 0; q < width; ++q) {
+      float* dst = out + (p0 + q) * mr;
+      for (int64_t i = 0; i < valid; ++i) dst[i] = block[q][i];
+      for (int64_t i = valid; i < mr; ++i) dst[i] = 0.0f;
+    }
   }
 }
 

@@ -13,20 +13,12 @@
 #include <limits>
 
 #include "kernels/f32-pool/pool.h"
+#include "kernels/window2d/avx2.h"
 
 namespace deployrt {
 
 namespace {
 
-constexpr int kLanes = 8;
-
-// The address of x[offset] as an integer computation: `offset` may be negative (a masked
-// load whose first lanes fall in the left padding); only unmasked lanes are ever read.
-const float* at(const float* x, int64_t offset) {
-  return reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(x) + static_cast<uintptr_t>(offset * 4));
-}
-
-inline __m256i iota() { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
 inline __m256 neg_inf() { return _mm256_set1_ps(-std::numeric_limits<float>::infinity()); }
 
 // acc = v > acc ? v : acc (vmaxps returns its second operand on NaN and on equal values,
@@ -39,19 +31,6 @@ inline void update(__m256 v, __m256& acc, __m256& nan) {
 
 inline __m256 result(__m256 acc, __m256 nan) {
   return _mm256_blendv_ps(acc, _mm256_set1_ps(std::numeric_limits<float>::quiet_NaN()), nan);
-}
-
-// S = 1: unit stride; S = 2: stride 2; S = 0: any stride (gather, indices `gather`).
-template <int S>
-inline __m256 load_lanes(const float* p, __m256i gather) {
-  if (S == 1) return _mm256_loadu_ps(p);
-  if (S == 2) {
-    // [a0 a2 b0 b2 | a4 a6 b4 b6], then reorder the 64-bit pairs to a0 a2 a4 a6 b0 b2 b4 b6.
-    const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + kLanes);
-    const __m256 evens = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(evens), _MM_SHUFFLE(3, 1, 2, 0)));
-  }
-  return _mm256_i32gather_ps(p, gather, 4);
 }
 
 // NV full vectors starting at output column ow, all inside the interior.
@@ -85,10 +64,8 @@ template <int S>
 inline void edge_vector(const Pool2dShape& s, const float* x, float* y, int64_t oh, int64_t ow, int64_t lanes) {
   const __m256i active = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(lanes)), iota());
   const __m256i width = _mm256_set1_epi32(static_cast<int32_t>(s.in_width));
-  const __m256i minus_one = _mm256_set1_epi32(-1);
   // Lane t of tap kw reads input column (ow + t) * stride_w + kw * dilation_w - pad_left.
-  const __m256i first = _mm256_add_epi32(_mm256_mullo_epi32(iota(), _mm256_set1_epi32(static_cast<int32_t>(s.stride_w))),
-                                         _mm256_set1_epi32(static_cast<int32_t>(ow * s.stride_w - s.pad_left)));
+  const __m256i first = lane_columns(ow, s.stride_w, s.pad_left);
   __m256 acc = neg_inf(), nan = _mm256_setzero_ps();
   for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
     const int64_t ih = oh * s.stride_h - s.pad_top + kh * s.dilation_h;
@@ -97,8 +74,7 @@ inline void edge_vector(const Pool2dShape& s, const float* x, float* y, int64_t 
     for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
       const int32_t off = static_cast<int32_t>(kw * s.dilation_w);
       const __m256i idx = _mm256_add_epi32(first, _mm256_set1_epi32(off));
-      const __m256i valid = _mm256_and_si256(
-          active, _mm256_and_si256(_mm256_cmpgt_epi32(idx, minus_one), _mm256_cmpgt_epi32(width, idx)));
+      const __m256i valid = lanes_inside(idx, width, active);
       __m256 in;
       if (S == 1) {
         // vmaskmov reads 0 in masked-off lanes: make them -inf, which never wins.
@@ -123,7 +99,7 @@ void max_pool(const Pool2dShape& s, const float* x, float* y) {
   int64_t lo_col = 0, hi_col = 0;
   // Stride 2 loads 2 * 8 inputs per vector, one past the last one it keeps.
   f32_max_pool2d_interior_columns(s, S == 2 ? 1 : 0, &lo_col, &hi_col);
-  const __m256i gather = _mm256_mullo_epi32(iota(), _mm256_set1_epi32(static_cast<int32_t>(s.stride_w)));
+  const __m256i gather = lane_offsets(s.stride_w);
   for (int64_t oh = 0; oh < s.out_height; ++oh) {
     int64_t ow = 0;
     while (ow < s.out_width) {

@@ -14,6 +14,7 @@
 #include <limits>
 
 #include "kernels/f32-pool/pool.h"
+#include "kernels/window2d/avx512.h"
 
 // GCC 12 warns that _mm512_max_ps reads an uninitialized value: its headers pass
 // _mm512_undefined_ps() as the unused masked-merge source (a known false positive).
@@ -22,14 +23,6 @@
 namespace deployrt {
 
 namespace {
-
-constexpr int kLanes = 16;
-
-// The address of x[offset] as an integer computation: `offset` may be negative (a masked
-// load whose first lanes fall in the left padding); only unmasked lanes are ever read.
-const float* at(const float* x, int64_t offset) {
-  return reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(x) + static_cast<uintptr_t>(offset * 4));
-}
 
 inline __m512 neg_inf() { return _mm512_set1_ps(-std::numeric_limits<float>::infinity()); }
 
@@ -43,17 +36,6 @@ inline void update(__m512 v, __m512& acc, __mmask16& nan) {
 
 inline __m512 result(__m512 acc, __mmask16 nan) {
   return _mm512_mask_mov_ps(acc, nan, _mm512_set1_ps(std::numeric_limits<float>::quiet_NaN()));
-}
-
-// S = 1: unit stride; S = 2: stride 2; S = 0: any stride (gather, indices `gather`).
-template <int S>
-inline __m512 load_lanes(const float* p, __m512i gather) {
-  if (S == 1) return _mm512_loadu_ps(p);
-  if (S == 2) {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    return _mm512_permutex2var_ps(_mm512_loadu_ps(p), even, _mm512_loadu_ps(p + kLanes));
-  }
-  return _mm512_i32gather_ps(gather, p, 4);
 }
 
 // NV full vectors starting at output column ow, all inside the interior.
@@ -87,11 +69,9 @@ inline void interior_block(const Pool2dShape& s, const float* x, float* y, int64
 template <int S>
 inline void edge_vector(const Pool2dShape& s, const float* x, float* y, int64_t oh, int64_t ow, int64_t lanes) {
   const __mmask16 active = static_cast<__mmask16>((1u << lanes) - 1u);
-  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512i width = _mm512_set1_epi32(static_cast<int32_t>(s.in_width));
   // Lane t of tap kw reads input column (ow + t) * stride_w + kw * dilation_w - pad_left.
-  const __m512i first = _mm512_add_epi32(_mm512_mullo_epi32(iota, _mm512_set1_epi32(static_cast<int32_t>(s.stride_w))),
-                                         _mm512_set1_epi32(static_cast<int32_t>(ow * s.stride_w - s.pad_left)));
+  const __m512i first = lane_columns(ow, s.stride_w, s.pad_left);
   __m512 acc = neg_inf();
   __mmask16 nan = 0;
   for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
@@ -101,8 +81,7 @@ inline void edge_vector(const Pool2dShape& s, const float* x, float* y, int64_t 
     for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
       const int32_t off = static_cast<int32_t>(kw * s.dilation_w);
       const __m512i idx = _mm512_add_epi32(first, _mm512_set1_epi32(off));
-      const __mmask16 valid = _mm512_mask_cmplt_epi32_mask(
-          _mm512_mask_cmpge_epi32_mask(active, idx, _mm512_setzero_si512()), idx, width);
+      const __mmask16 valid = lanes_inside(idx, width, active);
       const __m512 in = S == 1 ? _mm512_mask_loadu_ps(neg_inf(), valid, at(row, ow - s.pad_left + off))
                                : _mm512_mask_i32gather_ps(neg_inf(), valid, idx, row, 4);
       update(in, acc, nan);
@@ -116,8 +95,7 @@ void max_pool(const Pool2dShape& s, const float* x, float* y) {
   int64_t lo_col = 0, hi_col = 0;
   // Stride 2 loads 2 * 16 inputs per vector, one past the last one it keeps.
   f32_max_pool2d_interior_columns(s, S == 2 ? 1 : 0, &lo_col, &hi_col);
-  const __m512i gather = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                            _mm512_set1_epi32(static_cast<int32_t>(s.stride_w)));
+  const __m512i gather = lane_offsets(s.stride_w);
   for (int64_t oh = 0; oh < s.out_height; ++oh) {
     int64_t ow = 0;
     while (ow < s.out_width) {

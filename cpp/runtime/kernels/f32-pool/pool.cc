@@ -1,6 +1,6 @@
 #include "kernels/f32-pool/pool.h"
 
-#include <algorithm>
+#include "kernels/window2d/columns.h"
 
 namespace deployrt {
 
@@ -26,14 +26,9 @@ const F32MaxPoolVariant& f32_max_pool2d_select(IsaLevel level) {
 }
 
 void f32_max_pool2d_interior_columns(const Pool2dShape& s, int64_t extra, int64_t* lo, int64_t* hi) {
-  // Tap kw reads iw = ow*stride_w + off with off = kw*dilation_w - pad_left; the first tap
-  // bounds the low end, the last tap (plus the slack) the high end.
-  const int64_t off_first = -s.pad_left;
-  const int64_t off_last = (s.kernel_w - 1) * s.dilation_w - s.pad_left + extra;
-  const int64_t first = off_first >= 0 ? 0 : (-off_first + s.stride_w - 1) / s.stride_w;
-  const int64_t end = off_last >= s.in_width ? 0 : (s.in_width - off_last + s.stride_w - 1) / s.stride_w;
-  *lo = std::min(first, s.out_width);
-  *hi = std::max(*lo, std::min(end, s.out_width));
+  // Tap kw reads iw = ow*stride_w + off with off = kw*dilation_w - pad_left.
+  window_columns_inside(-s.pad_left, (s.kernel_w - 1) * s.dilation_w - s.pad_left + extra, s.stride_w,
+                        s.in_width, s.out_width, lo, hi);
 }
 
 bool f32_max_pool2d_fits_int32(const Pool2dShape& s) {

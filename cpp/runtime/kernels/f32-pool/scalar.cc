@@ -6,18 +6,11 @@
 #include <limits>
 
 #include "kernels/f32-pool/pool.h"
+#include "kernels/window2d/columns.h"
 
 namespace deployrt {
 
 namespace {
-
-// Columns [lo, hi) whose tap at input offset `off` (iw = ow*stride + off) is inside [0, limit).
-void valid_range(int64_t off, int64_t stride, int64_t limit, int64_t count, int64_t* lo, int64_t* hi) {
-  const int64_t first = off >= 0 ? 0 : (-off + stride - 1) / stride;
-  const int64_t end = off >= limit ? 0 : (limit - off + stride - 1) / stride;
-  *lo = std::min(first, count);
-  *hi = std::max(*lo, std::min(end, count));
-}
 
 // The reference's update: a larger value wins, a NaN always wins and then stays (nothing
 // compares greater than NaN).
@@ -37,7 +30,7 @@ void f32_max_pool2d_scalar(const Pool2dShape& s, const float* x, float* y) {
       for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
         const int64_t off = kw * s.dilation_w - s.pad_left;
         int64_t lo = 0, hi = 0;
-        valid_range(off, s.stride_w, s.in_width, ow_count, &lo, &hi);
+        window_columns_inside(off, off, s.stride_w, s.in_width, ow_count, &lo, &hi);
         if (s.stride_w == 1) {
           for (int64_t ow = lo; ow < hi; ++ow) out[ow] = max_keep_nan(out[ow], in_row[ow + off]);
         } else {

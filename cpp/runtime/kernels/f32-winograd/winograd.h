@@ -2,7 +2,7 @@
 // each 4x4 output tile comes from a 6x6 input patch d as
 //   Y = A^T [ sum_c (G g_c G^T) . (B^T d_c B) ] A        (. = element-wise over 36 positions)
 // i.e. 36 independent GEMMs  M[xi][OC, tiles] = U[xi][OC, C] x V[xi][C, tiles]  between the
-// transformed weights U (computed in double and packed once, at create, into the f32-gemm
+// transformed weights U (computed in float and packed once, at create, into the f32-gemm
 // microkernels' A panels) and the transformed input V (written per call straight into the
 // B panel layout). The output transform applies the fused epilogue (bias, residual, clamp).
 // Interpolation points 0, +-1, +-2, inf (Lavin & Gray 2015): the standard F(4,3) matrices.
@@ -107,6 +107,15 @@ WinogradPlan make_winograd_plan(const Conv2dShape& shape, const F32GemmVariant& 
 /// U = G g G^T for weight [OC, C, 3, 3], packed as [36][m_panels] A panels of [C][MR]
 /// (rows past OC zero), 64-byte aligned. Null when out of memory.
 AlignedBuffer f32_winograd_pack_weights(const WinogradPlan& plan, const float* weight);
+/// Floats of that packed buffer.
+inline size_t f32_winograd_packed_floats(const WinogradPlan& plan) {
+  return static_cast<size_t>(kWinogradPoints * plan.m_panels * plan.a_panel_floats());
+}
+/// The same for row blocks [begin, end) of m_panels only (all 36 positions of each), into a
+/// buffer of f32_winograd_packed_floats: blocks are independent, so a load spreads them over
+/// its threads.
+void f32_winograd_pack_weight_panels(const WinogradPlan& plan, const float* weight, float* out, int64_t begin,
+                                     int64_t end);
 
 /// Items of each phase for the chunk [chunk_begin, chunk_end).
 int64_t f32_winograd_lane_groups(const WinogradPlan& plan, int64_t chunk_begin, int64_t chunk_end);
