@@ -15,6 +15,11 @@ VPY      := $(VENV)/bin/python
 CPP_BUILD := build/cpp
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# ccache: the release runtime is compiled twice with the same flags (build/py for the Python
+# package, build/cpp for the C++ tests and SDK). CMake takes the launcher from the
+# environment when it configures a build dir, so the second build reuses the first's objects.
+# Evaluated in the recipes, after system-deps has installed ccache.
+WITH_CCACHE := CC=gcc CXX=g++ CMAKE_C_COMPILER_LAUNCHER=$$(command -v ccache) CMAKE_CXX_COMPILER_LAUNCHER=$$(command -v ccache)
 
 .PHONY: demo test build system-deps venv python-install cpp-build test-cpp test-python clean
 
@@ -35,6 +40,7 @@ system-deps:
 	command -v cmake >/dev/null || missing="$$missing cmake"; \
 	command -v ninja >/dev/null || missing="$$missing ninja-build"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
+	command -v ccache >/dev/null || missing="$$missing ccache"; \
 	command -v clang++ >/dev/null || missing="$$missing clang"; \
 	[ -f /usr/include/gtest/gtest.h ] || missing="$$missing libgtest-dev"; \
 	$(PYTHON) -c "import venv, ensurepip" 2>/dev/null || missing="$$missing python3-venv"; \
@@ -56,11 +62,11 @@ venv: $(VENV)/.deps-stamp
 # Builds libdeployrt, deploykit._runtime and deployrt-run via scikit-build-core.
 # build/py is kept between runs, so this is incremental.
 python-install: venv
-	$(VPY) -m pip install -q --no-build-isolation --no-deps .
+	$(WITH_CCACHE) $(VPY) -m pip install -q --no-build-isolation --no-deps .
 
 # Plain CMake, no Python: the runtime, deployrt-run and the GoogleTest suite.
 cpp-build: system-deps
-	cmake -S . -B $(CPP_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
+	$(WITH_CCACHE) cmake -S . -B $(CPP_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(CPP_BUILD) -j $(JOBS)
 
 test-cpp: cpp-build
