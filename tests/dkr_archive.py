@@ -24,6 +24,7 @@ ATTR_ENTRY_SIZE = 24
 
 KIND_STRINGS, KIND_TENSORS, KIND_WEIGHTS, KIND_GRAPH, KIND_METADATA = 1, 2, 3, 4, 5
 SECTION_KINDS = (KIND_STRINGS, KIND_TENSORS, KIND_WEIGHTS, KIND_GRAPH, KIND_METADATA)
+KIND_PACKED_WEIGHTS = 7  # optional, format 1.4
 
 DTYPE_SIZES = {1: 4, 2: 2, 3: 8, 4: 1, 5: 1, 6: 2, 7: 4, 8: 8, 9: 1}
 
@@ -189,6 +190,41 @@ class Archive:
 
     def metadata(self) -> dict:
         return json.loads(self.section_bytes(KIND_METADATA).decode("utf-8"))
+
+    def packed_weights(self) -> List[dict]:
+        """PACKED_WEIGHTS (kind 7, format 1.4) entries, checked against the spec's rules;
+        ValueError names the broken rule. Empty when the archive has no such section."""
+        if KIND_PACKED_WEIGHTS not in self.by_kind:
+            return []
+        if self.header.version_minor < 4:
+            raise ValueError(f"PACKED_WEIGHTS in a 1.{self.header.version_minor} archive")
+        blob = self.section_bytes(KIND_PACKED_WEIGHTS)
+        (count,) = struct.unpack_from("<I", blob, 0)
+        if count < 1 or any(blob[4:16]) or len(blob) != 16 + 48 * count:
+            raise ValueError(f"PACKED_WEIGHTS header: count {count}, size {len(blob)}")
+        tensors = self.tensors()
+        constants = {v.tensor for v in self.values() if v.kind == 2}
+        out, keys = [], set()
+        for i in range(count):
+            source, layout, p0, p1, p2, isa, r0, data, r1 = struct.unpack_from("<II3qIIII", blob, 16 + 48 * i)
+            t = tensors[data]
+            rules = {
+                "reserved zero": r0 == 0 and r1 == 0,
+                "source is a constant's tensor": source in constants,
+                "layout 1..3": 1 <= layout <= 3,
+                "isa 1..3": 1 <= isa <= 3,
+                "data f32 rank 1": t.dtype == 1 and t.rank == 1,
+                "data unreferenced": data not in constants,
+                "data 64-byte aligned": t.data_offset % 64 == 0,
+                "data inside WEIGHTS": t.data_offset + t.nbytes <= self.by_kind[KIND_WEIGHTS].size,
+                "unique key": (source, layout, p0, p1, p2, isa) not in keys,
+            }
+            broken = [rule for rule, ok in rules.items() if not ok]
+            if broken:
+                raise ValueError(f"PACKED_WEIGHTS entry {i}: {', '.join(broken)}")
+            keys.add((source, layout, p0, p1, p2, isa))
+            out.append({"source": source, "layout": layout, "params": (p0, p1, p2), "isa": isa, "data": data})
+        return out
 
 
 def read_archive(data: bytes) -> Archive:

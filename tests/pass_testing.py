@@ -20,6 +20,7 @@ from deploykit.ir.ops import infer_shapes
 from deploykit.ir.printer import format_graph
 from deploykit.ir.verify import verify_graph
 from deploykit.passes import PassManager, make_passes
+from deploykit.passes.base import copy_graph
 
 from helpers import assert_close_to_torch
 
@@ -70,6 +71,24 @@ def text(graph):
 def run_passes(graph, *names):
     """Runs the named passes with the verifier and the pass contracts checked between them."""
     return PassManager(make_passes(names), verify=True).run(graph)
+
+
+def assert_golden(case, passes, before, after):
+    """case() prints as `before` and, after `passes`, as `after`. Returns the optimized graph."""
+    graph = case()
+    assert text(graph) == before
+    optimized = run_passes(graph, *passes)
+    assert text(optimized) == after
+    return optimized
+
+
+def assert_passes_preserve_results(case, passes, before, tmp_path):
+    """`passes` run on a copy of case() compute what it computes (assert_equivalent), and leave
+    the original printing as `before`."""
+    graph = case()
+    optimized = run_passes(copy_graph(graph), *passes)
+    assert text(graph) == before  # the copy was optimized, not the original
+    assert_equivalent(graph, optimized, inputs_for(graph), tmp_path)
 
 
 def inputs_for(graph, seed=1):

@@ -6,7 +6,7 @@ import numpy as np
 from deploykit.passes.base import copy_graph
 from deploykit.passes.constant_fold import MAX_GROWTH_ELEMENTS
 
-from pass_testing import GraphBuilder, assert_equivalent, inputs_for, run_passes, text
+from pass_testing import GraphBuilder, assert_equivalent, assert_golden, inputs_for, run_passes
 
 
 def fold_case():
@@ -49,10 +49,7 @@ graph main(%x : f32[2,3]):
 
 
 def test_constant_fold_golden():
-    graph = fold_case()
-    assert text(graph) == BEFORE
-    after = run_passes(graph, "constant_fold", "dce")
-    assert text(after) == AFTER
+    after = assert_golden(fold_case, ["constant_fold", "dce"], BEFORE, AFTER)
     c1, c2 = fold_case().constants["c1"], fold_case().constants["c2"]
     np.testing.assert_array_equal(after.constants["r"], np.maximum(c1 * c2, 0))
     # 1M elements from 2048: over the growth limit, kept as a node.

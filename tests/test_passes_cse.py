@@ -5,8 +5,7 @@ cse: equal constants merged, then equal nodes (chains collapse in one sweep).
 
 import numpy as np
 
-from pass_testing import GraphBuilder, assert_equivalent, inputs_for, run_passes, text
-from deploykit.passes.base import copy_graph
+from pass_testing import GraphBuilder, assert_golden, assert_passes_preserve_results
 
 
 def cse_case():
@@ -47,15 +46,9 @@ graph main(%x : f32[1,2,4,4]):
 
 
 def test_cse_golden():
-    graph = cse_case()
-    assert text(graph) == BEFORE
-    after = run_passes(graph, 'cse', 'dce')
-    assert text(after) == AFTER
+    after = assert_golden(cse_case, ["cse", "dce"], BEFORE, AFTER)
     assert len(after.constants) == 1
 
 
 def test_cse_numerically_equivalent(tmp_path):
-    before = cse_case()
-    after = run_passes(copy_graph(before), 'cse', 'dce')
-    assert text(before) == BEFORE  # the copy was optimized, not the original
-    assert_equivalent(before, after, inputs_for(before), tmp_path)
+    assert_passes_preserve_results(cse_case, ["cse", "dce"], BEFORE, tmp_path)

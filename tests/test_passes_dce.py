@@ -3,8 +3,7 @@
 dce: nodes and constants no output depends on are removed.
 """
 
-from pass_testing import GraphBuilder, assert_equivalent, inputs_for, run_passes, text
-from deploykit.passes.base import copy_graph
+from pass_testing import GraphBuilder, assert_golden, assert_passes_preserve_results
 
 
 def dce_case():
@@ -35,15 +34,9 @@ graph main(%x : f32[1,4]):
 
 
 def test_dce_golden():
-    graph = dce_case()
-    assert text(graph) == BEFORE
-    after = run_passes(graph, 'dce')
-    assert text(after) == AFTER
+    after = assert_golden(dce_case, ["dce"], BEFORE, AFTER)
     assert "c_dead" not in after.values and "unused" not in after.values
 
 
 def test_dce_numerically_equivalent(tmp_path):
-    before = dce_case()
-    after = run_passes(copy_graph(before), 'dce')
-    assert text(before) == BEFORE  # the copy was optimized, not the original
-    assert_equivalent(before, after, inputs_for(before), tmp_path)
+    assert_passes_preserve_results(dce_case, ["dce"], BEFORE, tmp_path)

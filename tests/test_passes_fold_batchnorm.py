@@ -4,8 +4,7 @@ fold_batchnorm: into conv2d with and without bias and into linear [N, C]; not wh
 another reader (bn3). The fused nodes take over the batch_norm outputs' names.
 """
 
-from pass_testing import GraphBuilder, assert_equivalent, inputs_for, run_passes, text
-from deploykit.passes.base import copy_graph
+from pass_testing import GraphBuilder, assert_golden, assert_passes_preserve_results
 
 
 def bn_case():
@@ -94,15 +93,9 @@ graph main(%x : f32[2,3,6,6]):
 
 
 def test_fold_batchnorm_golden():
-    graph = bn_case()
-    assert text(graph) == BEFORE
-    after = run_passes(graph, 'fold_batchnorm', 'dce')
-    assert text(after) == AFTER
+    after = assert_golden(bn_case, ["fold_batchnorm", "dce"], BEFORE, AFTER)
     assert after.op_histogram()["batch_norm"] == 1
 
 
 def test_fold_batchnorm_numerically_equivalent(tmp_path):
-    before = bn_case()
-    after = run_passes(copy_graph(before), 'fold_batchnorm', 'dce')
-    assert text(before) == BEFORE  # the copy was optimized, not the original
-    assert_equivalent(before, after, inputs_for(before), tmp_path)
+    assert_passes_preserve_results(bn_case, ["fold_batchnorm", "dce"], BEFORE, tmp_path)

@@ -6,8 +6,7 @@ linear; not when the producer is also a graph output (conv3) or a graph input (r
 
 import math
 
-from pass_testing import GraphBuilder, assert_equivalent, inputs_for, run_passes, text
-from deploykit.passes.base import copy_graph
+from pass_testing import GraphBuilder, assert_golden, assert_passes_preserve_results
 
 
 def act_case():
@@ -79,15 +78,9 @@ graph main(%x : f32[1,3,5,5]):
 
 
 def test_fuse_activation_golden():
-    graph = act_case()
-    assert text(graph) == BEFORE
-    after = run_passes(graph, 'fuse_activation')
-    assert text(after) == AFTER
+    after = assert_golden(act_case, ["fuse_activation"], BEFORE, AFTER)
     assert after.op_histogram()["relu"] == 2
 
 
 def test_fuse_activation_numerically_equivalent(tmp_path):
-    before = act_case()
-    after = run_passes(copy_graph(before), 'fuse_activation')
-    assert text(before) == BEFORE  # the copy was optimized, not the original
-    assert_equivalent(before, after, inputs_for(before), tmp_path)
+    assert_passes_preserve_results(act_case, ["fuse_activation"], BEFORE, tmp_path)

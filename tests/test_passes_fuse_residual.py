@@ -4,8 +4,7 @@ fuse_residual: conv + add(+relu) with the residual computed after the conv (move
 conv output as the add's second operand; not with alpha != 1 or a broadcasting add.
 """
 
-from pass_testing import GraphBuilder, assert_equivalent, inputs_for, run_passes, text
-from deploykit.passes.base import copy_graph
+from pass_testing import GraphBuilder, assert_golden, assert_passes_preserve_results
 
 
 def residual_case():
@@ -82,15 +81,9 @@ graph main(%x : f32[1,4,5,5]):
 
 
 def test_fuse_residual_golden():
-    graph = residual_case()
-    assert text(graph) == BEFORE
-    after = run_passes(graph, 'fuse_residual', 'fuse_activation')
-    assert text(after) == AFTER
+    after = assert_golden(residual_case, ["fuse_residual", "fuse_activation"], BEFORE, AFTER)
     assert after.op_histogram() == {"conv2d": 6, "add": 2}
 
 
 def test_fuse_residual_numerically_equivalent(tmp_path):
-    before = residual_case()
-    after = run_passes(copy_graph(before), 'fuse_residual', 'fuse_activation')
-    assert text(before) == BEFORE  # the copy was optimized, not the original
-    assert_equivalent(before, after, inputs_for(before), tmp_path)
+    assert_passes_preserve_results(residual_case, ["fuse_residual", "fuse_activation"], BEFORE, tmp_path)

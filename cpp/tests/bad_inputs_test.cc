@@ -22,7 +22,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <limits>
 #include <string>
 
@@ -35,20 +34,9 @@
 
 namespace {
 
-using deployrt::DType;
-using deployrt::ErrorCode;
-using deployrt::LoadOptions;
-using deployrt::Module;
-using deployrt::OpKind;
-using deployrt::Status;
-using deployrt::Tensor;
-using dkr_test::ArchiveBuilder;
+using namespace dkr_test::module_names;
 using dkr_test::EveryOp;
-using A = dkr_test::ArchiveBuilder;
-
-Status load(const std::vector<uint8_t>& bytes, LoadOptions options = {1}) {
-  return Module::try_load_from_memory(bytes.data(), bytes.size(), options).status();
-}
+using dkr_test::load_status;
 
 // The AttrRow of node `node` named `name`.
 A::AttrRow& attr_of(ArchiveBuilder& b, uint32_t node, const std::string& name) {
@@ -74,7 +62,7 @@ std::vector<float> run_every_op(const std::vector<uint8_t>& bytes, const float* 
 TEST(BadInputs, EveryOpArchiveLoadsAndRuns) {
   EveryOp m = dkr_test::every_op_model();
   const auto bytes = m.b.build();
-  ASSERT_TRUE(load(bytes).ok()) << load(bytes).to_string();
+  ASSERT_TRUE(load_status(bytes).ok()) << load_status(bytes).to_string();
   std::vector<float> x = dkr_test::ramp(192, 0.3f);
   std::vector<float> y = run_every_op(bytes, x.data());
   ASSERT_EQ(y.size(), 20u);
@@ -107,17 +95,17 @@ TEST(BadInputs, Case07_IndicesOutOfRange) {
     EveryOp m = dkr_test::every_op_model();
     const uint32_t tensor_bad = bad == 0 ? static_cast<uint32_t>(m.b.tensors.size()) : bad;
     m.b.values[1].tensor = tensor_bad;  // value 1 is the constant conv.w
-    EXPECT_ERROR(load(m.b.build()), ErrorCode::kArchive, "tensor index " + std::to_string(tensor_bad) + " out of range");
+    EXPECT_ERROR(load_status(m.b.build()), ErrorCode::kArchive, "tensor index " + std::to_string(tensor_bad) + " out of range");
   }
   for (uint32_t bad : {1u, 0x7FFFFFFFu, 0xFFFFFFFFu}) {
     EveryOp m = dkr_test::every_op_model();
     m.b.finalize_graph();
     m.b.graphs[0].node_begin = bad;
-    EXPECT_ERROR(load(m.b.build()), ErrorCode::kArchive, "run past the node array");
+    EXPECT_ERROR(load_status(m.b.build()), ErrorCode::kArchive, "run past the node array");
   }
   EveryOp m = dkr_test::every_op_model();
   m.b.nodes[3].name = 0x7FFFFFFF;
-  EXPECT_ERROR(load(m.b.build()), ErrorCode::kArchive, "node 3.name: string index 2147483647 out of range");
+  EXPECT_ERROR(load_status(m.b.build()), ErrorCode::kArchive, "node 3.name: string index 2147483647 out of range");
 }
 
 // ---- 9: zero dims and rank 0 are valid and run; rank 10000 and negative dims are not --
@@ -141,12 +129,12 @@ TEST(BadInputs, Case13_DtypeThatDoesNotFitTheOp) {
   ArchiveBuilder b;
   const uint32_t x = b.input("x", DType::kF64, {2, 3});
   b.output(b.node(OpKind::kRelu, "relu", {x}, {2, 3}));
-  EXPECT_ERROR(load(b.build()), ErrorCode::kArchive, "relu 'relu' (model.py:1): input 'x' must be f32, got f64[2,3]");
+  EXPECT_ERROR(load_status(b.build()), ErrorCode::kArchive, "relu 'relu' (model.py:1): input 'x' must be f32, got f64[2,3]");
   b = ArchiveBuilder();
   const uint32_t y = b.input("y", DType::kF32, {2, 3});
   b.output(b.node(OpKind::kRelu, "relu", {y}, {2, 3}));
   b.values[1].dtype = static_cast<uint32_t>(DType::kI32);  // output claims i32
-  EXPECT_ERROR(load(b.build()), ErrorCode::kArchive, "the archive says i32[2,3], shape inference gives f32[2,3]");
+  EXPECT_ERROR(load_status(b.build()), ErrorCode::kArchive, "the archive says i32[2,3], shape inference gives f32[2,3]");
 }
 
 // ---- 14: op, arity, attribute count and type, attribute list bounds -------------------
@@ -154,7 +142,7 @@ TEST(BadInputs, Case14_OpArityAndAttributes) {
   {
     EveryOp m = dkr_test::every_op_model();
     m.b.nodes[m.softmax].op = static_cast<uint32_t>(OpKind::kCount) + 5;
-    EXPECT_ERROR(load(m.b.build()), ErrorCode::kUnsupported, "does not implement 1 op");
+    EXPECT_ERROR(load_status(m.b.build()), ErrorCode::kUnsupported, "does not implement 1 op");
   }
   {  // two outputs for a one-output op
     ArchiveBuilder b;
@@ -164,46 +152,46 @@ TEST(BadInputs, Case14_OpArityAndAttributes) {
     b.indices.push_back(extra);  // directly after relu's output index
     b.nodes[0].output_count = 2;
     b.output(r);
-    EXPECT_ERROR(load(b.build()), ErrorCode::kArchive, "has 2 outputs, expected 1");
+    EXPECT_ERROR(load_status(b.build()), ErrorCode::kArchive, "has 2 outputs, expected 1");
   }
   {  // too many inputs for add
     ArchiveBuilder b;
     const uint32_t x = b.input("x", DType::kF32, {2});
     b.output(b.node(OpKind::kAdd, "add", {x, x, x}, {2}, {A::float_attr("alpha", 1.0)}));
-    EXPECT_ERROR(load(b.build()), ErrorCode::kArchive, "has 3 inputs, expected 2");
+    EXPECT_ERROR(load_status(b.build()), ErrorCode::kArchive, "has 3 inputs, expected 2");
   }
   {  // an attribute the op does not have: rejected in 1.0, ignored from 1.1 on
     ArchiveBuilder b;
     const uint32_t x = b.input("x", DType::kF32, {2, 3});
     b.output(b.node(OpKind::kSoftmax, "softmax", {x}, {2, 3}, {A::int_attr("axis", 1), A::int_attr("temperature", 2)}));
     auto bytes = b.build();
-    EXPECT_ERROR(load(bytes), ErrorCode::kArchive, "attribute 1 'temperature' (attr entry 1) is not an attribute of softmax");
+    EXPECT_ERROR(load_status(bytes), ErrorCode::kArchive, "attribute 1 'temperature' (attr entry 1) is not an attribute of softmax");
     dkr_test::put_u16(bytes, 10, 1);
     dkr_test::fix_crcs(bytes);
-    EXPECT_TRUE(load(bytes).ok()) << load(bytes).to_string();
+    EXPECT_TRUE(load_status(bytes).ok()) << load_status(bytes).to_string();
   }
   {  // missing attribute (too few)
     EveryOp m = dkr_test::every_op_model();
     m.b.nodes[m.conv].attr_count = 3;
-    EXPECT_ERROR(load(m.b.build()), ErrorCode::kArchive, "conv2d 'conv' (model.py:1): missing attribute 'groups'");
+    EXPECT_ERROR(load_status(m.b.build()), ErrorCode::kArchive, "conv2d 'conv' (model.py:1): missing attribute 'groups'");
   }
   {  // type tag that disagrees with what the op needs, and with its payload
     EveryOp m = dkr_test::every_op_model();
     attr_of(m.b, m.conv, "groups").type = 2;  // FLOAT
-    EXPECT_ERROR(load(m.b.build()), ErrorCode::kArchive, "attribute 'groups' has type FLOAT, expected INT");
+    EXPECT_ERROR(load_status(m.b.build()), ErrorCode::kArchive, "attribute 'groups' has type FLOAT, expected INT");
     m = dkr_test::every_op_model();
     A::AttrRow& axis = attr_of(m.b, m.softmax, "axis");
     axis.type = 5;  // STRING with an out-of-range string index
     axis.a = 1u << 30;
-    EXPECT_ERROR(load(m.b.build()), ErrorCode::kArchive, "STRING payload a=1073741824");
+    EXPECT_ERROR(load_status(m.b.build()), ErrorCode::kArchive, "STRING payload a=1073741824");
   }
   {  // attribute list and INTS payload running past their arrays
     EveryOp m = dkr_test::every_op_model();
     m.b.nodes[m.softmax].attr_begin = static_cast<uint32_t>(m.b.attrs.size());
-    EXPECT_ERROR(load(m.b.build()), ErrorCode::kArchive, "run past the attrs array");
+    EXPECT_ERROR(load_status(m.b.build()), ErrorCode::kArchive, "run past the attrs array");
     m = dkr_test::every_op_model();
     attr_of(m.b, m.reshape, "shape").b = uint64_t{1} << 63;
-    EXPECT_ERROR(load(m.b.build()), ErrorCode::kArchive, "run past the int pool");
+    EXPECT_ERROR(load_status(m.b.build()), ErrorCode::kArchive, "run past the int pool");
   }
 }
 
@@ -216,7 +204,7 @@ TEST(BadInputs, Case15_Dataflow) {
   const uint32_t rb = b.node(OpKind::kRelu, "b", {ra}, {2});
   b.indices[b.nodes[0].input_begin] = rb;
   b.output(rb);
-  EXPECT_ERROR(load(b.build()), ErrorCode::kArchive, "uses value 2 'b.out' before it is defined");
+  EXPECT_ERROR(load_status(b.build()), ErrorCode::kArchive, "uses value 2 'b.out' before it is defined");
 }
 
 // ---- 16: a chain of 10^6 nodes; nesting limits ----------------------------------------
@@ -283,7 +271,7 @@ TEST(BadInputs, Case16_SubgraphNestingBeyondTheLimit) {
     b.nodes[g - 1].attr_count = 1;
     b.attrs.push_back(a);
   }
-  EXPECT_ERROR(load(b.build()), ErrorCode::kLimit, "subgraph levels deep");
+  EXPECT_ERROR(load_status(b.build()), ErrorCode::kLimit, "subgraph levels deep");
 }
 
 // ---- 17: conv/pool parameters ------------------------------------------------------------
@@ -309,7 +297,7 @@ TEST(BadInputs, Case17_ConvAndPoolParameters) {
     SCOPED_TRACE("case " + std::to_string(i));
     EveryOp m = dkr_test::every_op_model();
     cases[i].corrupt(m);
-    EXPECT_ERROR(load(m.b.build()), ErrorCode::kArchive, cases[i].message);
+    EXPECT_ERROR(load_status(m.b.build()), ErrorCode::kArchive, cases[i].message);
   }
 }
 
@@ -334,7 +322,7 @@ TEST(BadInputs, Case18_ShapeOps) {
     SCOPED_TRACE("case " + std::to_string(i));
     EveryOp m = dkr_test::every_op_model();
     cases[i].corrupt(m);
-    const Status st = load(m.b.build());
+    const Status st = load_status(m.b.build());
     EXPECT_ERROR(st, ErrorCode::kArchive, cases[i].message);
   }
   {  // concat with mismatched non-axis dims (the inputs themselves are consistent)
@@ -342,7 +330,7 @@ TEST(BadInputs, Case18_ShapeOps) {
     const uint32_t x = b.input("x", DType::kF32, {2, 3});
     const uint32_t y = b.input("y", DType::kF32, {3, 3});
     b.output(b.node(OpKind::kCat, "cat", {x, y}, {2, 6}, {A::int_attr("axis", 1)}));
-    EXPECT_ERROR(load(b.build()), ErrorCode::kArchive, "cat 'cat'");
+    EXPECT_ERROR(load_status(b.build()), ErrorCode::kArchive, "cat 'cat'");
   }
 }
 
@@ -351,14 +339,14 @@ TEST(BadInputs, Case19_ArenaLimitDefaultAndPerLoad) {
   ArchiveBuilder b;
   const uint32_t x = b.input("x", DType::kF32, {1 << 20, 1 << 13});  // 32 GiB intermediate
   b.output(b.node(OpKind::kRelu, "relu", {x}, {1 << 20, 1 << 13}));
-  EXPECT_ERROR(load(b.build()), ErrorCode::kLimit, "activation arena");
+  EXPECT_ERROR(load_status(b.build()), ErrorCode::kLimit, "activation arena");
   const auto bytes = dkr_test::every_op_model().b.build();
   LoadOptions tight;
   tight.num_threads = 1;
   tight.max_arena_bytes = 256;
-  EXPECT_ERROR(load(bytes, tight), ErrorCode::kLimit, "activation arena");
+  EXPECT_ERROR(load_status(bytes, tight), ErrorCode::kLimit, "activation arena");
   tight.max_arena_bytes = 1 << 20;
-  EXPECT_TRUE(load(bytes, tight).ok());
+  EXPECT_TRUE(load_status(bytes, tight).ok());
 }
 
 // ---- 20: copy-on-load survives the file being truncated after load -----------------------
@@ -366,8 +354,7 @@ TEST(BadInputs, Case20_CopyOnLoadIsImmuneToTruncation) {
   const auto bytes = dkr_test::every_op_model().b.build();
   std::vector<float> x = dkr_test::ramp(192, 0.3f);
   const std::vector<float> expected = run_every_op(bytes, x.data());
-  const std::string path = ::testing::TempDir() + "/copy_on_load_" + std::to_string(::getpid()) + ".dkr";
-  { std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size()); }
+  const std::string path = dkr_test::write_temp(bytes, "copy_on_load_" + std::to_string(::getpid()) + ".dkr");
   LoadOptions options;
   options.num_threads = 1;
   options.copy_file = true;

@@ -13,13 +13,7 @@
 
 namespace {
 
-using deployrt::DType;
-using deployrt::ErrorCode;
-using deployrt::Module;
-using deployrt::OpKind;
-using deployrt::Tensor;
-using dkr_test::ArchiveBuilder;
-using A = ArchiveBuilder;
+using namespace dkr_test::module_names;
 
 constexpr uint32_t kNone = deployrt::archive::kNone;
 
@@ -28,14 +22,10 @@ Module load(ArchiveBuilder& b) {
   return dkr_test::load_module(b.build());
 }
 
-deployrt::Status load_status(ArchiveBuilder& b) {
+Status load_status(ArchiveBuilder& b) {
   b.version_minor = 3;
-  const std::vector<uint8_t> bytes = b.build();
-  return Module::try_load_from_memory(bytes.data(), bytes.size(), {1}).status();
+  return dkr_test::load_status(b.build());
 }
-
-
-using dkr_test::f32_values;
 
 // y = cond ? x + x : x - c   (c a constant read inside the else branch)
 ArchiveBuilder if_model() {
@@ -193,7 +183,7 @@ TEST(Loop, ConcurrentCallsAreIndependent) {
   A b = nested_model();
   b.version_minor = 3;
   const std::vector<uint8_t> bytes = b.build();
-  deployrt::LoadOptions options;
+  LoadOptions options;
   options.num_threads = 2;
   options.max_concurrent_calls = 4;
   auto loaded = Module::try_load_from_memory(bytes.data(), bytes.size(), options);

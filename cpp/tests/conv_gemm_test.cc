@@ -31,7 +31,8 @@ Conv2dShape shape_of(const Case& k) {
 
 const Case kCases[] = {
     {1, 3, 5, 5, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},         // one output row of the GEMM, 1x1
-    {1, 16, 7, 7, 24, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},       // pointwise, OH*OW = 49
+    {1, 16, 7, 7, 24, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},       // pointwise, OH*OW = 49: B read in place
+    {2, 8, 5, 7, 12, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2},        // grouped pointwise, batch 2, 35 columns
     {2, 8, 9, 11, 30, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},       // 3x3 same, batch 2, OC 30 (tails)
     {1, 5, 12, 12, 28, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},      // stride 2, OC = 28
     {1, 3, 23, 19, 14, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1},      // ResNet stem-like 7x7
@@ -50,7 +51,8 @@ enum class Order { kColumns, kTiles };
 std::vector<float> run_gemm(const ConvGemmPlan& plan, const std::vector<float>& x, const std::vector<float>& w,
                             const float* bias, const float* residual, Activation act, Order order) {
   const Conv2dShape& s = plan.shape;
-  AlignedBuffer packed = f32_conv_gemm_pack_weights(plan, w.data());
+  AlignedBuffer packed = testing::pack_all_panels(f32_conv_gemm_pack_weight_panels, plan, w.data(),
+                                                  f32_conv_gemm_packed_floats(plan), s.groups * plan.m_panels);
   std::vector<float> ws(plan.workspace_bytes() / sizeof(float) + 1);
   std::vector<float> y(static_cast<size_t>(s.batch * s.out_channels * plan.cols));
   const int64_t in_image = s.in_channels * s.in_height * s.in_width, out_image = s.out_channels * plan.cols;
@@ -61,8 +63,8 @@ std::vector<float> run_gemm(const ConvGemmPlan& plan, const std::vector<float>& 
       f32_conv_gemm_columns(plan, a, x.data() + n * in_image, ws.data(), bias, rn, act, y.data() + n * out_image, 0,
                             plan.groups_columns());
     } else {
-      f32_conv_gemm_pack_b(plan, x.data() + n * in_image, ws.data(), 0, plan.groups_columns());
-      f32_conv_gemm_tiles(plan, a, ws.data(), bias, rn, act, y.data() + n * out_image, 0,
+      if (!plan.direct) f32_conv_gemm_pack_b(plan, x.data() + n * in_image, ws.data(), 0, plan.groups_columns());
+      f32_conv_gemm_tiles(plan, a, x.data() + n * in_image, ws.data(), bias, rn, act, y.data() + n * out_image, 0,
                           s.groups * plan.m_panels * plan.n_panels);
     }
   }

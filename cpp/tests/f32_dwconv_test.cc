@@ -143,6 +143,76 @@ TEST_P(F32DwConvTest, ClampKeepsNaN) {
   }
 }
 
+// The 3x3 dilation-1 kernels specialized for strides 1 and 2 (blocks of up to 4 output rows
+// x 1-2 vectors, masked loads at the row ends; blocks of up to 8 rows for planes at most 16
+// outputs wide): every width 1..40 (each tail of the 8- and 16-lane vectors and of the vector
+// pairs), 56 and 112, heights 1..5 (each row-block remainder) and, for the narrow widths,
+// 6..9, 14 and 17 (each tall-block size and split), no padding, symmetric and asymmetric
+// padding, 3 planes, and every epilogue:
+// residual off/on x clamp none/min/max/both. NaN inputs (some at the row ends, read by the
+// masked lanes) must come out as NaN exactly where the reference has NaN.
+TEST_P(F32DwConvTest, Specialized3x3MatchesReference) {
+  const F32DwConvVariant& v = variant();
+  uint32_t seed = 101;
+  std::vector<int64_t> widths;
+  for (int64_t w = 1; w <= 40; ++w) widths.push_back(w);
+  widths.push_back(56);
+  widths.push_back(112);
+  struct Pads {
+    int64_t t, l, b, r;
+  };
+  for (int64_t stride : {1, 2}) {
+    for (const Pads& pad : {Pads{0, 0, 0, 0}, Pads{1, 1, 1, 1}, Pads{1, 0, 0, 1}, Pads{0, 1, 1, 0}}) {
+      for (int64_t h : {1, 2, 3, 4, 5, 6, 7, 8, 9, 14, 17}) {
+        for (int64_t w : widths) {
+          if (h > 5 && w > 34) continue;
+          const Case k = {3, 1, h, w, 3, 3, stride, stride, pad.t, pad.l, pad.b, pad.r, 1, 1};
+          const Conv2dShape s = shape_of(k, 1);
+          if (s.out_height < 1 || s.out_width < 1) continue;
+          SCOPED_TRACE(std::string(v.name) + " in " + std::to_string(h) + "x" + std::to_string(w) + " stride " +
+                       std::to_string(stride) + " pads " + std::to_string(pad.t) + "," + std::to_string(pad.l) + "," +
+                       std::to_string(pad.b) + "," + std::to_string(pad.r));
+          const int64_t in_plane = h * w, out_plane = s.out_height * s.out_width;
+          std::vector<float> x = testing::random_values(s.in_channels * in_plane, seed++);
+          if (w % 3 == 0) {
+            x[static_cast<size_t>(w - 1)] = NAN;                 // plane 0: the last column of row 0
+            x[static_cast<size_t>(in_plane + (h / 2) * w)] = NAN;  // plane 1: the first column of a middle row
+          }
+          const std::vector<float> wt = testing::random_values(s.out_channels * 9, seed++);
+          const std::vector<float> bias = testing::random_values(s.out_channels, seed++);
+          const std::vector<float> residual = testing::random_values(s.out_channels * out_plane, seed++);
+          for (int epilogue = 0; epilogue < 8; ++epilogue) {
+            // Bit 0: residual; bit 1: clamp from below; bit 2: clamp from above.
+            Activation act;
+            if (epilogue & 2) act.min = -0.2f;
+            if (epilogue & 4) act.max = 0.3f;
+            const float* r = (epilogue & 1) != 0 ? residual.data() : nullptr;
+            std::vector<float> expected(residual.size());
+            f32_conv2d_ref(s, x.data(), wt.data(), bias.data(), r, act, expected.data(), 0, s.out_channels);
+            const float sentinel = 777.0f;
+            std::vector<float> got(residual.size() + 32, sentinel);
+            const DwConvPlane p = dwconv_plane_of(s, act);
+            for (int64_t c = 0; c < s.out_channels; ++c) {
+              v.fn(p, x.data() + c * in_plane, wt.data() + c * 9, bias[c], r != nullptr ? r + c * out_plane : nullptr,
+                   got.data() + c * out_plane);
+            }
+            for (size_t i = 0; i < expected.size(); ++i) {
+              if (std::isnan(expected[i])) {
+                ASSERT_TRUE(std::isnan(got[i])) << "epilogue " << epilogue << " at " << i;
+              } else {
+                ASSERT_NEAR(got[i], expected[i], 1e-5f * (1.0f + std::fabs(expected[i])))
+                    << "epilogue " << epilogue << " at " << i << " (plane " << i / out_plane << ", row "
+                    << (i % out_plane) / s.out_width << ", col " << i % s.out_width << ")";
+              }
+            }
+            for (size_t i = expected.size(); i < got.size(); ++i) ASSERT_EQ(got[i], sentinel) << "store past the end";
+          }
+        }
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Variants, F32DwConvTest, ::testing::Range(0, testing::variant_count(f32_dwconv_variants)),
                          testing::VariantName<F32DwConvVariant>{f32_dwconv_variants});
 

@@ -51,7 +51,7 @@ void check_tile(const F32GemmVariant& v, int64_t k, int64_t mr, int64_t nr, bool
   ep.residual = residual_on ? residual.data() : nullptr;
   ep.min = lo;
   ep.max = hi;
-  v.fn(k, a.data(), b.data(), c.data(), ldc, mr, nr, ep);
+  v.fn(k, a.data(), b.data(), v.nr, c.data(), ldc, mr, nr, ep);
   for (int64_t i = 0; i < v.mr; ++i) {
     for (int64_t j = 0; j < ldc; ++j) {
       const float got = c[i * ldc + j];
@@ -95,10 +95,40 @@ TEST_P(F32GemmTest, ClampKeepsNaN) {
   ep.residual = residual.data();
   ep.min = 0.0f;
   ep.max = 6.0f;
-  v.fn(k, a.data(), b.data(), c.data(), v.nr, v.mr, v.nr, ep);
+  v.fn(k, a.data(), b.data(), v.nr, c.data(), v.nr, v.mr, v.nr, ep);
   for (int64_t i = 0; i < v.mr; ++i) {
     EXPECT_EQ(c[i * v.nr], 0.0f) << v.name;  // 3 - 10 clamped to 0
     EXPECT_TRUE(std::isnan(c[i * v.nr + 1])) << v.name;
+  }
+}
+
+// B read in place from a wider row-major matrix (ldb > NR, a 1x1 convolution's input):
+// the same result as the packed panel, bit for bit, and only the tile's nr columns are
+// read. The matrix ends right after the tile's last element, so an over-read of a narrow
+// tile leaves the buffer (ASan).
+TEST_P(F32GemmTest, UnpackedBMatchesPackedPanel) {
+  const F32GemmVariant& v = variant();
+  uint32_t seed = 500;
+  for (int64_t k : {1, 5, 70}) {
+    for (int64_t nr : {int64_t{1}, int64_t{v.nr / 2 + 1}, int64_t{v.nr - 1}, int64_t{v.nr}}) {
+      SCOPED_TRACE(std::string(v.name) + " k=" + std::to_string(k) + " nr=" + std::to_string(nr));
+      const int64_t ldb = v.nr + 9, col0 = 4;  // the tile starts 4 columns into each row
+      std::vector<float> matrix = testing::random_values((k - 1) * ldb + col0 + nr, seed++);
+      std::vector<float> panel(static_cast<size_t>(k * v.nr), 0.0f);
+      for (int64_t p = 0; p < k; ++p) {
+        for (int64_t j = 0; j < nr; ++j) panel[p * v.nr + j] = matrix[p * ldb + col0 + j];
+      }
+      const std::vector<float> a = testing::random_values(k * v.mr, seed++);
+      const std::vector<float> bias = testing::random_values(v.mr, seed++);
+      GemmEpilogue ep;
+      ep.bias = bias.data();
+      ep.min = -INFINITY;
+      ep.max = INFINITY;
+      std::vector<float> want(static_cast<size_t>(v.mr * v.nr), 3.0f), got = want;
+      v.fn(k, a.data(), panel.data(), v.nr, want.data(), v.nr, v.mr, nr, ep);
+      v.fn(k, a.data(), matrix.data() + col0, ldb, got.data(), v.nr, v.mr, nr, ep);
+      ASSERT_EQ(got, want);
+    }
   }
 }
 

@@ -1,10 +1,12 @@
 // Fused epilogues (docs/ops.md): conv2d / linear residual input and act_min / act_max on
-// conv2d, linear and add. Hand-checked values, NaN handling, stale executor slots, validation.
+// conv2d, linear and add. Hand-checked values, NaN handling, optional slots in a graph, validation.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 
+#include "archive_builder.h"
+#include "module_test_util.h"
 #include "ops_test_util.h"
 
 namespace deployrt {
@@ -106,28 +108,49 @@ TEST(FusedAdd, ClampWithBroadcastAndUnitAlpha) {
   EXPECT_EQ(t.run(), (std::vector<float>{2, 0, 5, 0}));
 }
 
-// The executor sizes the inputs array for the node with the most inputs and does not clear
-// slots past a node's own: a 3-input conv must not read slot 3 as a residual.
-TEST(FusedConv2d, IgnoresStaleSlotsPastItsInputs) {
-  OpTester t = conv_2x2(conv());
-  ASSERT_TRUE(t.infer().ok());
-  NodeInfo node = t.node();
-  const OpDef* def = find_op(static_cast<uint32_t>(OpKind::kConv2d));
-  ASSERT_TRUE(def->infer(node).ok());
-  Result<std::unique_ptr<OpKernel>> kernel = def->create(node);
-  ASSERT_TRUE(kernel.ok());
-  std::vector<float> x = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w = {1, 2, 3, 4}, b = {0.5f};
-  std::vector<float> stale = {1000, 1000, 1000, 1000};
-  const TensorDesc stale_desc = f32_desc({1, 1, 2, 2});
-  TensorRef in[4] = {{x.data(), &node.inputs[0]}, {w.data(), &node.inputs[1]}, {b.data(), &node.inputs[2]},
-                     {stale.data(), &stale_desc}};
-  std::vector<float> y(4);
-  TensorRef out{y.data(), &node.outputs[0]};
-  std::vector<uint8_t> ws(kernel.value()->workspace_bytes() + 64);
-  void* ws_ptr = ws.data() + (64 - reinterpret_cast<uintptr_t>(ws.data()) % 64) % 64;
-  ThreadPool pool(1);
-  kernel.value()->run(in, &out, ws_ptr, pool);
-  EXPECT_EQ(y, (std::vector<float>{37.5f, 47.5f, 67.5f, 77.5f}));
+// --- optional inputs in a graph ------------------------------------------------------
+// The executor passes the slots past a node's own inputs empty (OpDef::input_slots): a
+// node with fewer inputs than the one before it must not see that node's bias or residual.
+
+std::vector<dkr_test::ArchiveBuilder::AttrSpec> conv_attrs() {
+  using dkr_test::ArchiveBuilder;
+  return {ArchiveBuilder::ints_attr("stride", {1, 1}), ArchiveBuilder::ints_attr("pads", {0, 0, 0, 0}),
+          ArchiveBuilder::ints_attr("dilation", {1, 1}), ArchiveBuilder::int_attr("groups", 1)};
+}
+
+TEST(FusedGraph, FewerInputsThanThePreviousNodeReadNoStaleSlots) {
+  dkr_test::ArchiveBuilder b;
+  const uint32_t x = b.input("x", DType::kF32, {1, 1, 2, 2});
+  const uint32_t r = b.input("r", DType::kF32, {1, 2, 2, 2});
+  // 4 inputs, depthwise (multiplier 2): {x + 1 + r0, 2x - 1 + r1}.
+  const uint32_t c1 = b.node(OpKind::kConv2d, "c1",
+                             {x, b.constant("w1", {2, 1, 1, 1}, {1, 2}), b.constant("b1", {2}, {1, -1}), r},
+                             {1, 2, 2, 2}, conv_attrs());
+  // 3 inputs, GEMM: identity plus {0.5, 0.25}. A stale slot 3 would add r again.
+  const uint32_t c2 = b.node(OpKind::kConv2d, "c2",
+                             {c1, b.constant("w2", {2, 2, 1, 1}, {1, 0, 0, 1}), b.constant("b2", {2}, {0.5f, 0.25f})},
+                             {1, 2, 2, 2}, conv_attrs());
+  // 2 inputs, GEMM: the channel sum. Stale slots would add b2[0] and r.
+  b.output(b.node(OpKind::kConv2d, "c3", {c2, b.constant("w3", {1, 2, 1, 1}, {1, 1})}, {1, 1, 2, 2}, conv_attrs()));
+  const Module m = dkr_test::load_module(b.build());
+  std::vector<float> xv = {1, 2, 3, 4}, rv = {10, 20, 30, 40, 100, 200, 300, 400};
+  auto out = m.try_forward(
+      {Tensor::wrap(xv.data(), DType::kF32, {1, 1, 2, 2}), Tensor::wrap(rv.data(), DType::kF32, {1, 2, 2, 2})});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  // {12.5, 23.5, 34.5, 45.5} + {101.25, 203.25, 305.25, 407.25}
+  EXPECT_EQ(dkr_test::f32_values(out.value()[0]), (std::vector<float>{113.75f, 226.75f, 339.75f, 452.75f}));
+}
+
+TEST(FusedGraph, OptionalSlotsTheArchiveDoesNotListAreEmpty) {
+  // The widest node has 2 inputs, yet conv2d may read slots 2 and 3: they exist, empty.
+  dkr_test::ArchiveBuilder b;
+  const uint32_t x = b.input("x", DType::kF32, {1, 1, 2, 2});
+  b.output(b.node(OpKind::kConv2d, "c", {x, b.constant("w", {1, 1, 1, 1}, {3})}, {1, 1, 2, 2}, conv_attrs()));
+  const Module m = dkr_test::load_module(b.build());
+  std::vector<float> xv = {1, -2, 3, -4};
+  auto out = m.try_forward({Tensor::wrap(xv.data(), DType::kF32, {1, 1, 2, 2})});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  EXPECT_EQ(dkr_test::f32_values(out.value()[0]), (std::vector<float>{3, -6, 9, -12}));
 }
 
 // --- validation -------------------------------------------------------------------------

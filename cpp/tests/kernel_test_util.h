@@ -1,6 +1,6 @@
 // Helpers the microkernel tests share: the host's ISA, gtest parameters over a kernel's
-// variant list, the 2-d window fields of a test case, and the conv2d op end-to-end case
-// (OpTester + reference) of the conv kernels.
+// variant list, the 2-d window fields of a test case, whole packed weights from a panel-range
+// packer, and the conv2d op end-to-end case (OpTester + reference) of the conv kernels.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/aligned_alloc.h"
 #include "cpu/cpu_features.h"
 #include "kernels/reference/conv2d_ref.h"
 #include "ops_test_util.h"
@@ -69,6 +70,23 @@ void set_window(Shape* s, const Case& k) {
   s->pad_left = k.pl;
   s->dilation_h = k.dh;
   s->dilation_w = k.dw;
+}
+
+/// All `panels` panels of a kernel's weight packer (f32_conv_gemm_pack_weight_panels,
+/// f32_winograd_pack_weight_panels) into one 64-byte aligned buffer of `floats`, in two
+/// ranges as a load spreads them over threads. A test failure when out of memory.
+template <class Plan>
+AlignedBuffer pack_all_panels(void (*pack)(const Plan&, const float*, float*, int64_t, int64_t), const Plan& plan,
+                              const float* weight, size_t floats, int64_t panels) {
+  AlignedBuffer buffer(aligned_malloc_or_null(floats * sizeof(float)));
+  if (!buffer) {
+    ADD_FAILURE() << "out of memory packing " << floats << " floats";
+    return buffer;
+  }
+  float* out = static_cast<float*>(buffer.get());
+  pack(plan, weight, out, 0, panels / 2);
+  pack(plan, weight, out, panels / 2, panels);
+  return buffer;
 }
 
 /// The conv2d op on `s` with random input, weight, bias and residual and the clamp

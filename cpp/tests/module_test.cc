@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <fstream>
 #include <thread>
 
 #include "api/module_impl.h"
@@ -12,21 +11,8 @@
 
 namespace {
 
-using deployrt::DType;
-using deployrt::ErrorCode;
-using deployrt::Module;
-using deployrt::OpKind;
-using deployrt::Tensor;
-using dkr_test::ArchiveBuilder;
-
-std::string write_temp(const std::vector<uint8_t>& bytes, const std::string& name) {
-  std::string path = ::testing::TempDir() + "/" + name;
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  return path;
-}
-
-using dkr_test::f32_values;
+using namespace dkr_test::module_names;
+using dkr_test::write_temp;
 
 TEST(Module, LoadsFromFileAndRunsExactly) {
   const std::string path = write_temp(dkr_test::small_model().build(), "small.dkr");

@@ -1,14 +1,17 @@
-// Helpers the Module-level tests share: load an in-memory archive as a test step, read a
-// float output, and expect a Status of a given code whose message names the problem.
+// Helpers the Module-level tests share: the names they use unqualified, load an in-memory
+// archive as a test step or as a Status, write an archive to a temporary file, read a float
+// output, and expect a Status of a given code whose message names the problem.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "archive_builder.h"
 #include "deployrt/deployrt.h"
 
 namespace dkr_test {
@@ -22,11 +25,38 @@ inline deployrt::Module load_module(const std::vector<uint8_t>& bytes, deployrt:
   return m.ok() ? std::move(m).value() : deployrt::Module();
 }
 
+/// What loading the archive says (options default to one thread).
+inline deployrt::Status load_status(const std::vector<uint8_t>& bytes, deployrt::LoadOptions options = {1}) {
+  return deployrt::Module::try_load_from_memory(bytes.data(), bytes.size(), options).status();
+}
+
+/// Writes `bytes` to `name` in the test temp dir; returns its path (the test removes it).
+inline std::string write_temp(const std::vector<uint8_t>& bytes, const std::string& name) {
+  std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  return path;
+}
+
 /// The elements of an f32 tensor.
 inline std::vector<float> f32_values(const deployrt::Tensor& t) {
   const float* p = t.data_as<float>();
   return std::vector<float>(p, p + t.numel());
 }
+
+/// `using namespace dkr_test::module_names;` in a test file's anonymous namespace.
+namespace module_names {
+using deployrt::DType;
+using deployrt::ErrorCode;
+using deployrt::LoadOptions;
+using deployrt::Module;
+using deployrt::OpKind;
+using deployrt::Status;
+using deployrt::Tensor;
+using dkr_test::ArchiveBuilder;
+using A = dkr_test::ArchiveBuilder;
+using dkr_test::f32_values;
+}  // namespace module_names
 
 }  // namespace dkr_test
 

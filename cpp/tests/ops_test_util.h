@@ -181,8 +181,9 @@ class OpTester {
       ADD_FAILURE() << "create failed: " << kernel.status().message();
       return {};
     }
-    std::vector<TensorRef> in(node.inputs.size());
-    for (size_t i = 0; i < in.size(); ++i) {
+    // As the executor passes them: slots past the node's own inputs are empty.
+    std::vector<TensorRef> in(def->input_slots(node.inputs.size()));
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
       in[i].data = node.present[i] && !data_[i].empty() ? data_[i].data() : nullptr;
       in[i].desc = &node.inputs[i];
     }

@@ -75,8 +75,8 @@ class TypedOp {
       ADD_FAILURE() << kernel.status().to_string();
       return {};
     }
-    std::vector<TensorRef> refs;
-    for (size_t i = 0; i < n.inputs.size(); ++i) refs.push_back({data_[i].data(), &n.inputs[i]});
+    std::vector<TensorRef> refs(def->input_slots(n.inputs.size()));
+    for (size_t i = 0; i < n.inputs.size(); ++i) refs[i] = {data_[i].data(), &n.inputs[i]};
     std::vector<uint8_t> out(static_cast<size_t>(out_.numel()) * dtype_size(out_.dtype), 0xCD);
     TensorRef o{out.data(), &n.outputs[0]};
     ThreadPool pool(threads);

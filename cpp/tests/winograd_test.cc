@@ -78,7 +78,8 @@ std::vector<Pair> runnable_pairs(int* skipped) {
 std::vector<float> run_winograd(const WinogradPlan& p, const std::vector<float>& x, const std::vector<float>& w,
                                 const float* bias, const float* residual, Activation act) {
   const Conv2dShape& s = p.shape;
-  AlignedBuffer packed = f32_winograd_pack_weights(p, w.data());
+  AlignedBuffer packed =
+      testing::pack_all_panels(f32_winograd_pack_weight_panels, p, w.data(), f32_winograd_packed_floats(p), p.m_panels);
   std::vector<float> ws(p.workspace_bytes() / sizeof(float) + 16);
   float* v = ws.data() + (16 - reinterpret_cast<uintptr_t>(ws.data()) / sizeof(float) % 16) % 16;
   float* m = v + p.v_floats();

@@ -88,7 +88,8 @@ def export(model, example_inputs: Union["torch.Tensor", Sequence["torch.Tensor"]
            path: Union[str, os.PathLike], *, method: str = "trace", optimize: bool = True,
            passes: Optional[Sequence[str]] = None, print_after_all: bool = False,
            printer: Optional[Callable[[str], None]] = None, embed_test_vectors: bool = False,
-           dynamic_dims: Optional[Dict[Union[str, int], Dict[int, str]]] = None) -> Graph:
+           dynamic_dims: Optional[Dict[Union[str, int], Dict[int, str]]] = None,
+           prepack: Union[bool, str] = False) -> Graph:
     """Exports model (nn.Module, ScriptModule or path to a TorchScript .pt) to the archive at path.
 
     dynamic_dims: symbolic input dims, {input name or position: {dim: symbol}}, e.g.
@@ -103,6 +104,10 @@ def export(model, example_inputs: Union["torch.Tensor", Sequence["torch.Tensor"]
     print_after_all: print the graph after every pass (to stdout, or to ``printer``).
     embed_test_vectors: store example_inputs and PyTorch's outputs for them in the archive
     (format 1.1 TEST_VECTORS), for `deployrt-run --selftest` and `deploykit verify`.
+    prepack: also store the conv/linear weights packed by the C++ runtime for this host's best
+    ISA level (or "scalar", "avx2", "avx512"): format 1.4 PACKED_WEIGHTS, read in place at
+    load by a runtime at that level instead of packing them (faster start-up); about doubles the
+    archive.
     Returns the IR graph that was written.
 
     model may also be an ONNX model (a path ending in .onnx, or an onnx.ModelProto): see export_onnx.
@@ -145,6 +150,10 @@ def export(model, example_inputs: Union["torch.Tensor", Sequence["torch.Tensor"]
     metadata["passes"] = ran
     test_vectors = _torch_test_vectors(captured.module, inputs, len(graph.outputs)) if embed_test_vectors else None
     write_atomically(path, serialize(graph, metadata, test_vectors))
+    if prepack:
+        from .archive.packed_weights import prepack_archive
+
+        prepack_archive(path, "best" if prepack is True else str(prepack))
     return graph
 
 

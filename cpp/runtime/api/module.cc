@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "api/module_impl.h"
+#include "archive/packed_weights.h"
 #include "archive/read_file.h"
 #include "core/limits.h"
 #include "core/str_cat.h"
@@ -75,12 +76,30 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
   }
   ScopedIsaCap isa_cap(cap);
   impl->isa = isa_level();
+  // Weights packed at export for this ISA level (format 1.4) are used in place.
+  Result<std::vector<archive::PackedWeightEntry>> packed = archive::parse_packed_weights(impl->view_);
+  if (!packed.ok()) return packed.status();
+  std::vector<PrepackedWeight> prepacked;
+  std::vector<std::pair<const void*, size_t>> prepacked_ranges;
+  for (const archive::PackedWeightEntry& e : packed.value()) {
+    if (e.isa != archive::kPackedIsaScalar + static_cast<uint32_t>(impl->isa)) continue;
+    PrepackedWeight p;
+    p.key.data = impl->view_.tensor_data(e.source_tensor);
+    p.key.layout = e.layout;
+    for (int k = 0; k < 3; ++k) p.key.params[k] = e.params[k];
+    p.data = impl->view_.tensor_data(e.data_tensor);
+    p.bytes = static_cast<size_t>(impl->view_.tensor(e.data_tensor).nbytes);
+    prepacked.push_back(p);
+    prepacked_ranges.emplace_back(p.data, p.bytes);
+  }
   // A memory-mapped archive need not stay resident once verified: release it now (the
   // checksums touched every page) and each weight after its kernel packed it, so peak
   // memory is about one copy of the weights, not two. Pages still read later fault back in.
+  // Prepacked weights of this ISA stay: the kernels read them in place, and dropping them
+  // would only make the first inference fault them back in.
   ConstantReleaser release_constant;
   if (impl->file_.data() != nullptr) {
-    impl->file_.release_resident_pages();
+    impl->file_.release_resident_pages_except(prepacked_ranges);
     const archive::MmapFile* file = &impl->file_;
     release_constant = [file](const void* p, size_t bytes) { file->release_resident_range(p, bytes); };
   }
@@ -104,19 +123,28 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
         ShapeSpecializer::create(impl->view_, static_cast<size_t>(capacity), arena_limit, impl->isa);
     if (!specializer.ok()) return specializer.status();
     impl->dynamic_ = std::move(specializer).value();
+    impl->dynamic_->weight_cache().set_prepacked(prepacked);
     impl->inputs = impl->dynamic_->input_infos();
     impl->outputs = impl->dynamic_->output_infos();
   } else {
     ScopedLoadPool load_pool(impl->pool_.get());
-    Result<std::vector<PreparedNode>> nodes = prepare_graph(impl->view_, 0, release_constant);
+    impl->weights_.set_prepacked(prepacked);
+    Result<std::vector<PreparedNode>> nodes = prepare_graph(impl->view_, 0, release_constant, &impl->weights_);
     if (!nodes.ok()) return nodes.status();
     Result<std::unique_ptr<Executor>> executor =
         Executor::create(impl->view_, 0, std::move(nodes).value(), arena_limit);
     if (!executor.ok()) return executor.status();
     impl->executor_ = std::move(executor).value();
     // Executor::create copied the small constants out of the map, and each read faulted
-    // a whole page-cache folio (up to 2 MB) back in: release them again.
-    if (impl->file_.data() != nullptr) impl->file_.release_resident_pages();
+    // a whole page-cache folio (up to 2 MB) back in: release them again, all but the
+    // prepacked weights the kernels read in place.
+    if (impl->file_.data() != nullptr) {
+      std::vector<std::pair<const void*, size_t>> in_place;
+      for (const WeightCache::Entry& e : impl->weights_.entries()) {
+        if (e.in_place) in_place.emplace_back(e.data.get(), e.bytes);
+      }
+      impl->file_.release_resident_pages_except(in_place);
+    }
 
     const archive::GraphEntry graph = impl->view_.graph(0);
     for (uint32_t k = 0; k < graph.input_count; ++k) {

@@ -18,6 +18,7 @@
 #include "cpu/cpu_features.h"
 #include "deployrt/deployrt.h"
 #include "graph/executor.h"
+#include "ops/weight_cache.h"
 #include "threadpool/thread_pool.h"
 
 namespace deployrt {
@@ -49,6 +50,10 @@ class Module::Impl {
   static const Impl* of(const Module& module) { return module.impl_.get(); }
   /// Non-null when the archive has symbolic dims (tests read its counters).
   const ShapeSpecializer* specializer() const { return dynamic_.get(); }
+  /// The packed weights the ops read (prepacked in place or packed at load): tests and
+  /// prepack_weights (api/prepack.h) read it.
+  const WeightCache& weight_cache() const { return dynamic_ ? dynamic_->weight_cache() : weights_; }
+  const archive::ArchiveView& view() const { return view_; }
 
  private:
   // Verifies and prepares the bytes already held by *this.
@@ -78,6 +83,7 @@ class Module::Impl {
   AlignedBuffer copy_;
   archive::ArchiveView view_;
   archive::TestVectors test_vectors_;  // empty unless the archive has a TEST_VECTORS section
+  WeightCache weights_;  // static archives; its in-place entries point into file_ / copy_
   std::unique_ptr<Executor> executor_;           // static archives
   mutable std::unique_ptr<ShapeSpecializer> dynamic_;  // archives with symbolic dims (format 1.2)
   std::unique_ptr<ThreadPool> pool_;

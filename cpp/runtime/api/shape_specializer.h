@@ -59,6 +59,9 @@ class ShapeSpecializer {
   size_t cached() const;
   uint64_t built() const;
   uint64_t weight_packings() const { return weights_.packings(); }
+  /// The packed weights of every specialization (the Module gives it the prepacked ones).
+  WeightCache& weight_cache() { return weights_; }
+  const WeightCache& weight_cache() const { return weights_; }
   /// Arena bytes of the most recently used specialization (0 before the first call).
   uint64_t last_arena_bytes() const;
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -83,6 +84,26 @@ void MmapFile::release_resident_pages() const {
   ::madvise(const_cast<uint8_t*>(data_), size_, MADV_NOHUGEPAGE);
 #endif
   ::madvise(const_cast<uint8_t*>(data_), size_, MADV_DONTNEED);
+}
+
+void MmapFile::release_resident_pages_except(std::vector<std::pair<const void*, size_t>> keep) const {
+  if (keep.empty()) return release_resident_pages();
+  if (data_ == nullptr || size_ == 0) return;
+#ifdef MADV_NOHUGEPAGE
+  ::madvise(const_cast<uint8_t*>(data_), size_, MADV_NOHUGEPAGE);  // as in release_resident_pages
+#endif
+  std::sort(keep.begin(), keep.end());
+  // Release the gaps between kept ranges: release_resident_range drops only the pages
+  // wholly inside a gap, so a page shared with a kept range stays.
+  const uint8_t* cursor = data_;
+  for (const auto& [p, bytes] : keep) {
+    const auto* begin = static_cast<const uint8_t*>(p);
+    if (begin < data_ || begin > data_ + size_) continue;
+    if (begin > cursor) release_resident_range(cursor, static_cast<size_t>(begin - cursor));
+    const uint8_t* end = begin + std::min(bytes, static_cast<size_t>(data_ + size_ - begin));
+    if (end > cursor) cursor = end;
+  }
+  if (cursor < data_ + size_) release_resident_range(cursor, static_cast<size_t>(data_ + size_ - cursor));
 }
 
 void MmapFile::release_resident_range(const void* p, size_t bytes) const {

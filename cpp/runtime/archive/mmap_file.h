@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "deployrt/deployrt.h"
 
@@ -36,6 +38,9 @@ class MmapFile {
   /// checksums were verified and the weights packed, so the process does not keep a
   /// second resident copy of weights it now reads from its packed buffers.
   void release_resident_pages() const;
+  /// The same, except the pages that overlap one of the `keep` ranges (p, bytes) inside
+  /// the map: weights the kernels read in place (format 1.4 PACKED_WEIGHTS) stay resident.
+  void release_resident_pages_except(std::vector<std::pair<const void*, size_t>> keep) const;
   /// The same for the whole pages inside [p, p + bytes) (p must lie in the map).
   void release_resident_range(const void* p, size_t bytes) const;
 

@@ -897,5 +897,22 @@ std::string_view ArchiveView::metadata() const {
   return std::string_view(reinterpret_cast<const char*>(section(SectionKind::kMetadata)), section_size_[4]);
 }
 
+Result<OptionalSection> find_optional_section(const ArchiveView& view, uint32_t kind, const char* name) {
+  const uint8_t* d = view.data();
+  const uint32_t section_count = load_u32(d + kHdrSectionCount);
+  OptionalSection found;
+  for (uint32_t i = 0; i < section_count; ++i) {
+    const uint8_t* e = d + kSectionTableOffset + uint64_t{i} * kSectionEntrySize;
+    if (load_u32(e) != kind) continue;
+    if (found.data != nullptr) {
+      return Status(ErrorCode::kArchive,
+                    str_cat(name, ": section ", i, " is a second ", name, " section (each kind appears once)"));
+    }
+    found.data = d + load_u64(e + 8);
+    found.size = load_u64(e + 16);
+  }
+  return found;
+}
+
 }  // namespace archive
 }  // namespace deployrt

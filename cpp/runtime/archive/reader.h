@@ -119,6 +119,15 @@ class ArchiveView {
   }
 };
 
+/// An optional section kind of a later minor (TEST_VECTORS, PACKED_WEIGHTS) that appears at
+/// most once: its bytes (null and 0 when absent). `name` prefixes the error when it appears
+/// twice. The verifier has proved every section table entry in bounds.
+struct OptionalSection {
+  const uint8_t* data = nullptr;
+  uint64_t size = 0;
+};
+Result<OptionalSection> find_optional_section(const ArchiveView& view, uint32_t kind, const char* name);
+
 /// True when bytes [p, p+n) are valid UTF-8 (no overlongs, surrogates or code points
 /// above U+10FFFF). Sets *bad_at to the offset of the first bad byte otherwise.
 bool is_valid_utf8(const uint8_t* p, size_t n, size_t* bad_at);

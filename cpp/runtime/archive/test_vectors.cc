@@ -27,19 +27,10 @@ TensorDesc tensor_desc(const ArchiveView& view, uint32_t index) {
 }  // namespace
 
 Result<TestVectors> parse_test_vectors(const ArchiveView& view) {
-  const uint8_t* d = view.data();
-  // The verifier proved the header and section table are in bounds and every entry's
-  // [offset, offset + size) lies inside the file.
-  const uint32_t section_count = load_u32(d + kHdrSectionCount);
-  const uint8_t* s = nullptr;
-  uint64_t size = 0;
-  for (uint32_t i = 0; i < section_count; ++i) {
-    const uint8_t* e = d + kSectionTableOffset + uint64_t{i} * kSectionEntrySize;
-    if (load_u32(e) != kSectionTestVectors) continue;
-    if (s != nullptr) return fail(str_cat("section ", i, " is a second TEST_VECTORS section (each kind appears once)"));
-    s = d + load_u64(e + 8);
-    size = load_u64(e + 16);
-  }
+  Result<OptionalSection> section = find_optional_section(view, kSectionTestVectors, "TEST_VECTORS");
+  if (!section.ok()) return section.status();
+  const uint8_t* s = section.value().data;
+  const uint64_t size = section.value().size;
   TestVectors tv;
   if (s == nullptr) return tv;
   if (view.version_minor() < 1) return fail("the section needs format version 1.1 or later, the archive is 1.0");

@@ -130,7 +130,9 @@ Result<std::unique_ptr<Executor>> Executor::create(const archive::ArchiveView& v
     Step step;
     for (uint32_t id : node.inputs) step.inputs.push_back(locate(id));
     for (uint32_t id : node.outputs) step.outputs.push_back(locate(id));
-    ex->max_inputs_ = std::max(ex->max_inputs_, step.inputs.size());
+    // prepare_graph looked every node's op up: find_op is non-null here.
+    const OpDef* def = find_op(static_cast<uint32_t>(node.info.op));
+    ex->max_inputs_ = std::max(ex->max_inputs_, def->input_slots(step.inputs.size()));
     ex->max_outputs_ = std::max(ex->max_outputs_, step.outputs.size());
     ex->steps_.push_back(std::move(step));
   }
@@ -158,12 +160,17 @@ void Executor::run(const std::vector<const void*>& inputs, uint8_t* arena, Threa
                    const std::vector<void*>& outputs, double* node_seconds, const Observer* observe) const {
   std::vector<TensorRef> in(max_inputs_), out(max_outputs_);
   void* workspace = arena + plan_.workspace_offset;
+  // Slots past a node's own inputs are empty (OpDef::input_slots): the previous node's
+  // extra entries are cleared, so only [0, filled) can be non-empty.
+  size_t filled = 0;
   for (size_t s = 0; s < steps_.size(); ++s) {
     const Step& step = steps_[s];
     const NodeInfo& info = nodes_[s].info;
     for (size_t k = 0; k < step.inputs.size(); ++k) {
       in[k] = {resolve(step.inputs[k], inputs, outputs, arena), &info.inputs[k]};
     }
+    for (size_t k = step.inputs.size(); k < filled; ++k) in[k] = {};
+    filled = step.inputs.size();
     for (size_t k = 0; k < step.outputs.size(); ++k) {
       out[k] = {resolve(step.outputs[k], inputs, outputs, arena), &info.outputs[k]};
     }

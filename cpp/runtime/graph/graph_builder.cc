@@ -89,7 +89,7 @@ namespace {
 
 Result<std::vector<PreparedNode>> prepare_nodes(const ArchiveView& view, uint32_t graph_index,
                                                 const ConstantReleaser& release_constant,
-                                                const ShapeBinding* binding) {
+                                                const ShapeBinding* binding, WeightCache* weight_cache = nullptr) {
   const archive::GraphEntry graph = view.graph(graph_index);
   Status known = check_ops_known(view, graph);
   if (!known.ok()) return known;
@@ -104,7 +104,7 @@ Result<std::vector<PreparedNode>> prepare_nodes(const ArchiveView& view, uint32_
     info.op = static_cast<OpKind>(entry.op);
     info.name = std::string(view.string(entry.name));
     info.source = std::string(view.string(entry.source));
-    if (binding != nullptr) info.weight_cache = binding->weight_cache;
+    info.weight_cache = binding != nullptr ? binding->weight_cache : weight_cache;
 
     const bool too_few = entry.input_count < static_cast<uint32_t>(def->min_inputs);
     const bool too_many = def->max_inputs >= 0 && entry.input_count > static_cast<uint32_t>(def->max_inputs);
@@ -211,8 +211,8 @@ Status check_graph_ops(const ArchiveView& view, uint32_t graph_index) {
 }
 
 Result<std::vector<PreparedNode>> prepare_graph(const ArchiveView& view, uint32_t graph_index,
-                                                const ConstantReleaser& release_constant) {
-  return prepare_nodes(view, graph_index, release_constant, nullptr);
+                                                const ConstantReleaser& release_constant, WeightCache* weight_cache) {
+  return prepare_nodes(view, graph_index, release_constant, nullptr, weight_cache);
 }
 
 Result<std::vector<PreparedNode>> prepare_graph(const ArchiveView& view, uint32_t graph_index,

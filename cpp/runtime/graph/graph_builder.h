@@ -29,9 +29,11 @@ TensorDesc value_desc(const archive::ArchiveView& view, uint32_t value_id);
 using ConstantReleaser = std::function<void(const void* data, size_t bytes)>;
 
 /// Prepares every node of `graph_index`, in execution order. All unknown op codes are
-/// reported together in one kUnsupported error; other failures are kArchive.
+/// reported together in one kUnsupported error; other failures are kArchive. With a
+/// weight_cache, ops take packed weights through it (prepacked archive weights in place).
 Result<std::vector<PreparedNode>> prepare_graph(const archive::ArchiveView& view, uint32_t graph_index,
-                                                const ConstantReleaser& release_constant = {});
+                                                const ConstantReleaser& release_constant = {},
+                                                WeightCache* weight_cache = nullptr);
 
 /// kUnsupported listing every op code of `graph_index` this runtime lacks (prepare_graph
 /// checks this first; a Module with dynamic shapes checks it at load, before any shape is known).

@@ -48,12 +48,10 @@ Status infer_batch_norm(NodeInfo& node) {
 
 class BatchNormKernel final : public OpKernel {
  public:
-  BatchNormKernel(int64_t channels, int64_t inner, float eps, size_t input_slots, std::vector<float> scale,
-                  std::vector<float> shift)
+  BatchNormKernel(int64_t channels, int64_t inner, float eps, std::vector<float> scale, std::vector<float> shift)
       : channels_(channels),
         inner_(inner),
         eps_(eps),
-        input_slots_(input_slots),
         scale_(std::move(scale)),
         shift_(std::move(shift)) {}
 
@@ -67,7 +65,7 @@ class BatchNormKernel final : public OpKernel {
     if (!folded()) {
       float* ws = static_cast<float*>(workspace);
       f32_batch_norm_fold_ref(inputs[kMean].as<const float>(), inputs[kVar].as<const float>(),
-                              optional_input(inputs, kWeight), optional_input(inputs, kBias), eps_, channels_,
+                              inputs[kWeight].as<const float>(), inputs[kBias].as<const float>(), eps_, channels_,
                               ws, ws + channels_);
       scale = ws;
       shift = ws + channels_;
@@ -85,14 +83,10 @@ class BatchNormKernel final : public OpKernel {
 
  private:
   bool folded() const { return !scale_.empty() || channels_ == 0; }
-  const float* optional_input(const TensorRef* inputs, size_t slot) const {
-    return slot < input_slots_ ? inputs[slot].as<const float>() : nullptr;
-  }
 
   int64_t channels_;
   int64_t inner_;  // product of the dims after C
   float eps_;
-  size_t input_slots_;
   std::vector<float> scale_, shift_;  // empty when the statistics are not constants
 };
 
@@ -119,8 +113,8 @@ Result<std::unique_ptr<OpKernel>> create_batch_norm(const NodeInfo& node) {
     f32_batch_norm_fold_ref(constant_f32(node, kMean), constant_f32(node, kVar), weight, bias,
                             static_cast<float>(eps), channels, scale.data(), shift.data());
   }
-  return std::unique_ptr<OpKernel>(new BatchNormKernel(channels, inner, static_cast<float>(eps), node.inputs.size(),
-                                                       std::move(scale), std::move(shift)));
+  return std::unique_ptr<OpKernel>(new BatchNormKernel(channels, inner, static_cast<float>(eps), std::move(scale),
+                                                       std::move(shift)));
 }
 
 }  // namespace

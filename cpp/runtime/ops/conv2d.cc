@@ -88,17 +88,13 @@ Status infer_conv2d(NodeInfo& node) {
 // for the convs neither the GEMM nor the depthwise path takes (thin groups).
 class Conv2dKernel final : public OpKernel {
  public:
-  Conv2dKernel(const Conv2dShape& shape, Activation act, size_t input_slots)
-      : shape_(shape), act_(act), input_slots_(input_slots) {}
+  Conv2dKernel(const Conv2dShape& shape, Activation act) : shape_(shape), act_(act) {}
 
   void run(const TensorRef* inputs, TensorRef* outputs, void* /*workspace*/, ThreadPool& pool) const override {
     const float* x = inputs[kX].as<const float>();
     const float* w = inputs[kWeight].as<const float>();
-    // The executor sizes `inputs` for the node with the most inputs and leaves stale
-    // entries past this node's own, so only slots this node has are read. An absent
-    // optional input is either a missing slot or a slot with null data.
-    const float* bias = input_slots_ > kBias ? inputs[kBias].as<const float>() : nullptr;
-    const float* residual = input_slots_ > kResidual ? inputs[kResidual].as<const float>() : nullptr;
+    const float* bias = inputs[kBias].as<const float>();  // null when absent (OpDef::input_slots)
+    const float* residual = inputs[kResidual].as<const float>();
     float* y = outputs[0].as<float>();
     const Conv2dShape& s = shape_;
     // One work item = one output plane (n, oc).
@@ -113,23 +109,21 @@ class Conv2dKernel final : public OpKernel {
  private:
   Conv2dShape shape_;
   Activation act_;
-  size_t input_slots_;
 };
 
 // Packed GEMM (kernels/f32-conv/conv_gemm.h) with the weights packed here, once.
 class Conv2dGemmKernel final : public OpKernel {
  public:
-  Conv2dGemmKernel(const ConvGemmPlan& plan, std::shared_ptr<const void> packed_weights, Activation act,
-                   size_t input_slots)
-      : plan_(plan), packed_(std::move(packed_weights)), act_(act), input_slots_(input_slots) {}
+  Conv2dGemmKernel(const ConvGemmPlan& plan, std::shared_ptr<const void> packed_weights, Activation act)
+      : plan_(plan), packed_(std::move(packed_weights)), act_(act) {}
 
   size_t workspace_bytes() const override { return plan_.workspace_bytes(); }
 
   void run(const TensorRef* inputs, TensorRef* outputs, void* workspace, ThreadPool& pool) const override {
     const Conv2dShape& s = plan_.shape;
     const float* x = inputs[kX].as<const float>();
-    const float* bias = input_slots_ > kBias ? inputs[kBias].as<const float>() : nullptr;
-    const float* residual = input_slots_ > kResidual ? inputs[kResidual].as<const float>() : nullptr;
+    const float* bias = inputs[kBias].as<const float>();
+    const float* residual = inputs[kResidual].as<const float>();
     float* y = outputs[0].as<float>();
     const float* a = static_cast<const float*>(packed_.get());
     float* b = static_cast<float*>(workspace);
@@ -149,12 +143,14 @@ class Conv2dGemmKernel final : public OpKernel {
             },
             grain_for(work_product({tile_work, plan_.m_panels})));
       } else {
-        pool.parallel_for(
-            columns, [&](int64_t begin, int64_t end) { f32_conv_gemm_pack_b(plan_, xn, b, begin, end); },
-            grain_for(plan_.b_panel_floats()));
+        if (!plan_.direct) {
+          pool.parallel_for(
+              columns, [&](int64_t begin, int64_t end) { f32_conv_gemm_pack_b(plan_, xn, b, begin, end); },
+              grain_for(plan_.b_panel_floats()));
+        }
         pool.parallel_for(
             s.groups * plan_.m_panels * plan_.n_panels,
-            [&](int64_t begin, int64_t end) { f32_conv_gemm_tiles(plan_, a, b, bias, rn, act_, yn, begin, end); },
+            [&](int64_t begin, int64_t end) { f32_conv_gemm_tiles(plan_, a, xn, b, bias, rn, act_, yn, begin, end); },
             grain_for(tile_work));
       }
     }
@@ -163,31 +159,33 @@ class Conv2dGemmKernel final : public OpKernel {
  private:
   // Activation-heavy layers (many column panels, weights that fit in L2) pack and consume
   // each B panel in one pass; weight-heavy ones pack all of B, then sweep tiles so each A
-  // panel is reused from cache across the columns.
+  // panel is reused from cache across the columns. So do short reductions (K < 128, e.g.
+  // MobileNetV2's expansions): there the output stores dominate, and one B panel's tiles
+  // land in every output channel's plane at once, while tiles walk along the rows
+  // (measured 1.1-1.6x faster at K = 16..64, slower from K = 144 up).
   bool columns_first(int threads) const {
+    constexpr int64_t kMinColumnsK = 128;
     const int64_t a_bytes = plan_.oc_per_group * plan_.k * static_cast<int64_t>(sizeof(float));
-    return plan_.groups_columns() >= 4 * threads && a_bytes <= (int64_t{1} << 20);
+    return plan_.k >= kMinColumnsK && plan_.groups_columns() >= 4 * threads && a_bytes <= (int64_t{1} << 20);
   }
 
   ConvGemmPlan plan_;
   std::shared_ptr<const void> packed_;  // possibly shared with other specializations (ops/weight_cache.h)
   Activation act_;
-  size_t input_slots_;
 };
 
 // Depthwise (one input channel per group, any channel multiplier): one plane per (n, oc)
 // through the f32-dwconv microkernel, reading the weights in place.
 class Conv2dDepthwiseKernel final : public OpKernel {
  public:
-  Conv2dDepthwiseKernel(const Conv2dShape& shape, const DwConvPlane& plane, F32DwConvUkernel ukernel,
-                        size_t input_slots)
-      : shape_(shape), plane_(plane), ukernel_(ukernel), input_slots_(input_slots) {}
+  Conv2dDepthwiseKernel(const Conv2dShape& shape, const DwConvPlane& plane, F32DwConvUkernel ukernel)
+      : shape_(shape), plane_(plane), ukernel_(ukernel) {}
 
   void run(const TensorRef* inputs, TensorRef* outputs, void* /*workspace*/, ThreadPool& pool) const override {
     const float* x = inputs[kX].as<const float>();
     const float* w = inputs[kWeight].as<const float>();
-    const float* bias = input_slots_ > kBias ? inputs[kBias].as<const float>() : nullptr;
-    const float* residual = input_slots_ > kResidual ? inputs[kResidual].as<const float>() : nullptr;
+    const float* bias = inputs[kBias].as<const float>();
+    const float* residual = inputs[kResidual].as<const float>();
     float* y = outputs[0].as<float>();
     const Conv2dShape& s = shape_;
     const int64_t multiplier = s.out_channels / s.in_channels;
@@ -210,7 +208,6 @@ class Conv2dDepthwiseKernel final : public OpKernel {
   Conv2dShape shape_;
   DwConvPlane plane_;
   F32DwConvUkernel ukernel_;
-  size_t input_slots_;
 };
 
 // GEMM needs constant weights to prepack, and enough work per group to fill its tiles
@@ -249,7 +246,7 @@ Result<std::unique_ptr<OpKernel>> create_conv2d(const NodeInfo& node) {
     const DwConvPlane plane = dwconv_plane_of(s, a.act);
     if (f32_dwconv_fits_int32(plane)) {
       return std::unique_ptr<OpKernel>(
-          new Conv2dDepthwiseKernel(s, plane, f32_dwconv_select(isa_level()).fn, node.inputs.size()));
+          new Conv2dDepthwiseKernel(s, plane, f32_dwconv_select(isa_level()).fn));
     }
   }
   // Winograd F(4x4, 3x3) for the dense stride-1 3x3 convs where it beats im2col + GEMM.
@@ -260,7 +257,8 @@ Result<std::unique_ptr<OpKernel>> create_conv2d(const NodeInfo& node) {
     // The A panels depend on the weight, the tile height and the groups only.
     const float* weight = constant_f32(node, kWeight);
     std::shared_ptr<const void> packed =
-        packed_weights(node, {weight, kConvGemmPacking, {plan.ukernel.mr, s.groups, 0}}, [&] {
+        packed_weights(node, {weight, kConvGemmPacking, {plan.ukernel.mr, s.groups, 0}},
+                       f32_conv_gemm_packed_floats(plan) * sizeof(float), [&] {
           AlignedBuffer buffer(aligned_malloc_or_null(f32_conv_gemm_packed_floats(plan) * sizeof(float)));
           if (buffer) {
             float* out = static_cast<float*>(buffer.get());
@@ -272,9 +270,9 @@ Result<std::unique_ptr<OpKernel>> create_conv2d(const NodeInfo& node) {
           return buffer;
         });
     if (!packed) return node.error("out of memory packing weights " + node.inputs[kWeight].to_string());
-    return std::unique_ptr<OpKernel>(new Conv2dGemmKernel(plan, std::move(packed), a.act, node.inputs.size()));
+    return std::unique_ptr<OpKernel>(new Conv2dGemmKernel(plan, std::move(packed), a.act));
   }
-  return std::unique_ptr<OpKernel>(new Conv2dKernel(s, a.act, node.inputs.size()));
+  return std::unique_ptr<OpKernel>(new Conv2dKernel(s, a.act));
 }
 
 }  // namespace

@@ -19,8 +19,8 @@ enum Input { kX = 0, kWeight = 1, kBias = 2, kResidual = 3 };
 class Conv2dWinogradKernel final : public OpKernel {
  public:
   Conv2dWinogradKernel(const WinogradPlan& plan, std::shared_ptr<const void> packed, Activation act,
-                       size_t input_slots, int slots)
-      : plan_(plan), packed_(std::move(packed)), act_(act), input_slots_(input_slots), slots_(slots) {}
+                       int slots)
+      : plan_(plan), packed_(std::move(packed)), act_(act), slots_(slots) {}
 
   // One chunk workspace (V and M) per slot. A multiple of 16 floats (v_floats and m_floats
   // are 36 * channels * chunk_tiles, chunk_tiles a multiple of NR >= 8): slots stay aligned.
@@ -29,9 +29,8 @@ class Conv2dWinogradKernel final : public OpKernel {
   void run(const TensorRef* inputs, TensorRef* outputs, void* workspace, ThreadPool& pool) const override {
     const WinogradPlan& p = plan_;
     const float* x = inputs[kX].as<const float>();
-    // Only the slots this node has are read (the executor leaves stale entries past them).
-    const float* bias = input_slots_ > kBias ? inputs[kBias].as<const float>() : nullptr;
-    const float* residual = input_slots_ > kResidual ? inputs[kResidual].as<const float>() : nullptr;
+    const float* bias = inputs[kBias].as<const float>();  // null when absent (OpDef::input_slots)
+    const float* residual = inputs[kResidual].as<const float>();
     float* y = outputs[0].as<float>();
     float* ws = static_cast<float*>(workspace);
     const int64_t slot_floats = static_cast<int64_t>(p.workspace_bytes() / sizeof(float));
@@ -92,7 +91,6 @@ class Conv2dWinogradKernel final : public OpKernel {
   WinogradPlan plan_;
   std::shared_ptr<const void> packed_;  // possibly shared with other specializations (ops/weight_cache.h)
   Activation act_;
-  size_t input_slots_;
   int slots_;  // chunk workspaces: the threads of the pool it was created for, at most the chunks
 };
 
@@ -122,7 +120,8 @@ Result<std::unique_ptr<OpKernel>> create_conv2d_winograd(const NodeInfo& node, c
   const float* weight = constant_f32(node, kWeight);
   // The transformed panels depend on the weight and the microkernel's tile height only.
   std::shared_ptr<const void> packed =
-      packed_weights(node, {weight, kWinogradPacking, {plan.gemm.mr, 0, 0}}, [&] {
+      packed_weights(node, {weight, kWinogradPacking, {plan.gemm.mr, 0, 0}},
+                     f32_winograd_packed_floats(plan) * sizeof(float), [&] {
         AlignedBuffer buffer(aligned_malloc_or_null(f32_winograd_packed_floats(plan) * sizeof(float)));
         if (buffer) {
           float* out = static_cast<float*>(buffer.get());
@@ -136,7 +135,7 @@ Result<std::unique_ptr<OpKernel>> create_conv2d_winograd(const NodeInfo& node, c
   if (!packed) return node.error("out of memory transforming weights " + node.inputs[kWeight].to_string());
   const int slots = static_cast<int>(std::min<int64_t>(load_pool_threads(), plan.chunks()));
   return std::unique_ptr<OpKernel>(
-      new Conv2dWinogradKernel(plan, std::move(packed), act, node.inputs.size(), std::max(slots, 1)));
+      new Conv2dWinogradKernel(plan, std::move(packed), act, std::max(slots, 1)));
 }
 
 }  // namespace deployrt

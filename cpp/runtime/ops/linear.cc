@@ -51,15 +51,14 @@ Status infer_linear(NodeInfo& node) {
 // The reference, for weights that are not constants (nothing to prepack).
 class LinearKernel final : public OpKernel {
  public:
-  LinearKernel(int64_t in_features, int64_t out_features, Activation act, size_t input_slots)
-      : in_features_(in_features), out_features_(out_features), act_(act), input_slots_(input_slots) {}
+  LinearKernel(int64_t in_features, int64_t out_features, Activation act)
+      : in_features_(in_features), out_features_(out_features), act_(act) {}
 
   void run(const TensorRef* inputs, TensorRef* outputs, void* /*workspace*/, ThreadPool& pool) const override {
     const float* x = inputs[kX].as<const float>();
     const float* w = inputs[kWeight].as<const float>();
-    // Only this node's own slots are read: the executor leaves stale entries past them.
-    const float* bias = input_slots_ > kBias ? inputs[kBias].as<const float>() : nullptr;
-    const float* residual = input_slots_ > kResidual ? inputs[kResidual].as<const float>() : nullptr;
+    const float* bias = inputs[kBias].as<const float>();  // null when absent (OpDef::input_slots)
+    const float* residual = inputs[kResidual].as<const float>();
     float* y = outputs[0].as<float>();
     // One work item = one output element (a dot product of in_features).
     pool.parallel_for(
@@ -73,7 +72,6 @@ class LinearKernel final : public OpKernel {
  private:
   int64_t in_features_, out_features_;
   Activation act_;
-  size_t input_slots_;
 };
 
 // Constant weights, packed here once into the GEMV microkernel's column panels
@@ -83,18 +81,17 @@ class LinearKernel final : public OpKernel {
 class LinearGemvKernel final : public OpKernel {
  public:
   LinearGemvKernel(const F32GemvVariant& ukernel, std::shared_ptr<const void> packed, int64_t in_features, int64_t out_features,
-                   Activation act, size_t input_slots)
+                   Activation act)
       : ukernel_(ukernel),
         packed_(std::move(packed)),
         in_features_(in_features),
         out_features_(out_features),
-        act_(act),
-        input_slots_(input_slots) {}
+        act_(act) {}
 
   void run(const TensorRef* inputs, TensorRef* outputs, void* /*workspace*/, ThreadPool& pool) const override {
     const float* x = inputs[kX].as<const float>();
-    const float* bias = input_slots_ > kBias ? inputs[kBias].as<const float>() : nullptr;
-    const float* residual = input_slots_ > kResidual ? inputs[kResidual].as<const float>() : nullptr;
+    const float* bias = inputs[kBias].as<const float>();
+    const float* residual = inputs[kResidual].as<const float>();
     float* y = outputs[0].as<float>();
     const int64_t rows = outputs[0].desc->numel() / out_features_;
     const int mr = ukernel_.mr, nr = ukernel_.nr;
@@ -125,7 +122,6 @@ class LinearGemvKernel final : public OpKernel {
   std::shared_ptr<const void> packed_;  // possibly shared with other specializations (ops/weight_cache.h)
   int64_t in_features_, out_features_;
   Activation act_;
-  size_t input_slots_;
 };
 
 Result<std::unique_ptr<OpKernel>> create_linear(const NodeInfo& node) {
@@ -138,16 +134,17 @@ Result<std::unique_ptr<OpKernel>> create_linear(const NodeInfo& node) {
   if (weights != nullptr && in_features > 0 && out_features > 0) {
     const F32GemvVariant& ukernel = f32_gemv_select(isa_level());
     const int64_t floats = f32_gemv_packed_floats(out_features, in_features, ukernel.nr);
-    std::shared_ptr<const void> packed = packed_weights(node, {weights, kGemvPacking, {ukernel.nr, 0, 0}}, [&] {
+    std::shared_ptr<const void> packed =
+        packed_weights(node, {weights, kGemvPacking, {ukernel.nr, 0, 0}}, static_cast<size_t>(floats) * sizeof(float), [&] {
       AlignedBuffer buffer(aligned_malloc_or_null(static_cast<size_t>(floats) * sizeof(float)));
       if (buffer) f32_gemv_pack_weights(weights, out_features, in_features, ukernel.nr, static_cast<float*>(buffer.get()));
       return buffer;
     });
     if (!packed) return node.error("out of memory packing weights " + w.to_string());
     return std::unique_ptr<OpKernel>(
-        new LinearGemvKernel(ukernel, std::move(packed), in_features, out_features, act, node.inputs.size()));
+        new LinearGemvKernel(ukernel, std::move(packed), in_features, out_features, act));
   }
-  return std::unique_ptr<OpKernel>(new LinearKernel(in_features, out_features, act, node.inputs.size()));
+  return std::unique_ptr<OpKernel>(new LinearKernel(in_features, out_features, act));
 }
 
 }  // namespace

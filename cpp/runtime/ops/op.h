@@ -5,6 +5,8 @@
 // logs or validates). Each op lives in ops/<name>.cc and exposes one OpDef.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -124,7 +126,8 @@ struct NodeInfo {
   Status get_graph(std::string_view attr_name, uint32_t* out) const;
 };
 
-/// Raw view of a tensor during execution. data is null for an absent optional input.
+/// Raw view of a tensor during execution. data is null for an absent optional input
+/// (OpDef::input_slots).
 struct TensorRef {
   void* data = nullptr;
   const TensorDesc* desc = nullptr;
@@ -153,6 +156,14 @@ struct OpDef {
   Status (*infer)(NodeInfo& node);
   /// Builds the kernel for a node whose infer() succeeded.
   Result<std::unique_ptr<OpKernel>> (*create)(const NodeInfo& node);
+
+  /// How many entries the `inputs` array passed to run() holds for a node of
+  /// `node_inputs` inputs: its own and every further slot the op declares, those past its
+  /// own empty (null data and desc). So a kernel tells an absent optional input by its
+  /// null data alone, whether the archive lists the slot or not.
+  size_t input_slots(size_t node_inputs) const {
+    return max_inputs < 0 ? node_inputs : std::max(node_inputs, static_cast<size_t>(max_inputs));
+  }
 };
 
 /// The op table, indexed by code. Null for codes without an op (0, and gaps).

@@ -18,17 +18,42 @@ std::shared_ptr<const void> share(AlignedBuffer buffer) {
 
 }  // namespace
 
-std::shared_ptr<const void> WeightCache::get(const WeightPackKey& key, const std::function<AlignedBuffer()>& pack) {
+void WeightCache::set_prepacked(const std::vector<PrepackedWeight>& prepacked) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  prepacked_.clear();
+  for (const PrepackedWeight& p : prepacked) prepacked_.emplace(p.key, p);
+}
+
+std::shared_ptr<const void> WeightCache::get(const WeightPackKey& key, size_t bytes,
+                                             const std::function<AlignedBuffer()>& pack) {
   // Packing runs under the lock: it happens once per weight and layout, and holding the
   // lock is what guarantees "once" when concurrent calls specialize at the same time.
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = packed_.find(key);
-  if (it != packed_.end()) return it->second;
-  std::shared_ptr<const void> packed = share(pack());
-  if (!packed) return nullptr;
-  ++packings_;
-  packed_.emplace(key, packed);
-  return packed;
+  if (it != packed_.end() && it->second.bytes == bytes) return it->second.data;
+  Entry entry;
+  entry.key = key;
+  entry.bytes = bytes;
+  auto pre = prepacked_.find(key);
+  // A size that differs from what this runtime's packing makes means another packing
+  // (another tile shape or runtime version): pack afresh rather than read it.
+  if (pre != prepacked_.end() && pre->second.bytes == bytes) {
+    entry.data = std::shared_ptr<const void>(pre->second.data, [](const void*) {});  // lives in the archive
+    entry.in_place = true;
+  } else {
+    entry.data = share(pack());
+    if (!entry.data) return nullptr;
+    ++packings_;
+  }
+  packed_[key] = entry;
+  return entry.data;
+}
+
+std::vector<WeightCache::Entry> WeightCache::entries() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<Entry> out;
+  for (const auto& kv : packed_) out.push_back(kv.second);
+  return out;
 }
 
 uint64_t WeightCache::packings() const {
@@ -36,9 +61,9 @@ uint64_t WeightCache::packings() const {
   return packings_;
 }
 
-std::shared_ptr<const void> packed_weights(const NodeInfo& node, const WeightPackKey& key,
+std::shared_ptr<const void> packed_weights(const NodeInfo& node, const WeightPackKey& key, size_t bytes,
                                            const std::function<AlignedBuffer()>& pack) {
-  if (node.weight_cache != nullptr) return node.weight_cache->get(key, pack);
+  if (node.weight_cache != nullptr) return node.weight_cache->get(key, bytes, pack);
   return share(pack());
 }
 

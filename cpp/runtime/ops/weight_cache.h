@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <tuple>
+#include <vector>
 
 #include "core/aligned_alloc.h"
 #include "ops/op.h"
@@ -33,24 +34,49 @@ struct WeightPackKey {
 /// Packing layouts (WeightPackKey::layout).
 enum : uint32_t { kConvGemmPacking = 1, kGemvPacking = 2, kWinogradPacking = 3 };
 
+/// A weight packed at export (archive PACKED_WEIGHTS, format 1.4) for the Module's ISA
+/// level: `bytes` bytes at `data`, inside the archive's bytes.
+struct PrepackedWeight {
+  WeightPackKey key;
+  const void* data = nullptr;
+  size_t bytes = 0;
+};
+
 class WeightCache {
  public:
-  /// The packed buffer for `key`: packed by `pack` on first request, shared afterwards.
-  /// Null when `pack` returns null (out of memory; nothing is cached). Thread-safe; a
-  /// weight is packed once even when several threads ask for it at once.
-  std::shared_ptr<const void> get(const WeightPackKey& key, const std::function<AlignedBuffer()>& pack);
+  /// Weights the archive holds already packed, for the ISA level the ops are created at.
+  /// Call before the first get(). The bytes must outlive the cache and every kernel.
+  void set_prepacked(const std::vector<PrepackedWeight>& prepacked);
+  /// The packed buffer for `key`, of `bytes` bytes: a prepacked one of exactly that size
+  /// used in place (non-owning: it lives in the archive's bytes), else packed by `pack` on
+  /// first request, shared afterwards. Null when `pack` returns null (out of memory;
+  /// nothing is cached). Thread-safe; a weight is packed once even when several threads
+  /// ask for it at once.
+  std::shared_ptr<const void> get(const WeightPackKey& key, size_t bytes, const std::function<AlignedBuffer()>& pack);
   /// How many times a weight was packed (tests prove specializations share the packs).
   uint64_t packings() const;
 
+  /// Everything get() handed out: what the ops read. deployrt::prepack_weights writes the
+  /// packed ones into an archive; the Module keeps the in-place ones resident.
+  struct Entry {
+    WeightPackKey key;
+    size_t bytes = 0;
+    std::shared_ptr<const void> data;
+    bool in_place = false;  // prepacked, read from the archive
+  };
+  std::vector<Entry> entries() const;
+
  private:
   mutable std::mutex mutex_;
-  std::map<WeightPackKey, std::shared_ptr<const void>> packed_;
+  std::map<WeightPackKey, Entry> packed_;
+  std::map<WeightPackKey, PrepackedWeight> prepacked_;
   uint64_t packings_ = 0;
 };
 
-/// Packs the constant input of `node` through node.weight_cache when it has one, else
-/// directly (static archives keep exactly their own packed copy per kernel).
-std::shared_ptr<const void> packed_weights(const NodeInfo& node, const WeightPackKey& key,
+/// The packed form (`bytes` bytes) of the constant input of `node`, through
+/// node.weight_cache when it has one (prepacked in the archive, or packed once per
+/// Module), else packed directly by `pack` (op tests).
+std::shared_ptr<const void> packed_weights(const NodeInfo& node, const WeightPackKey& key, size_t bytes,
                                            const std::function<AlignedBuffer()>& pack);
 
 /// The Module's thread pool while it prepares its graph, so packing (which dominated load

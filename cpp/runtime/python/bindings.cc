@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "api/prepack.h"
 #include "deployrt/deployrt.h"
 
 namespace py = pybind11;
@@ -109,6 +110,32 @@ py::array to_numpy(const deployrt::Tensor& t) {
 PYBIND11_MODULE(_runtime, m) {
   m.doc() = "deploykit C++ runtime (libdeployrt) bindings";
   m.def("version", &deployrt::version);
+  m.def(
+      "prepack",
+      [](const std::string& path, const std::string& isa) {
+        // Format 1.4 PACKED_WEIGHTS: every weight the runtime packs when it loads `path`
+        // with kernels up to `isa` (capped by the host and DEPLOYRT_ISA).
+        deployrt::Isa cap = deployrt::Isa::kBest;
+        if (isa == "scalar") cap = deployrt::Isa::kScalar;
+        else if (isa == "avx2") cap = deployrt::Isa::kAvx2;
+        else if (isa == "avx512") cap = deployrt::Isa::kAvx512;
+        else if (isa != "best") {
+          raise_status(deployrt::Status(deployrt::ErrorCode::kInput,
+                                        "prepack: isa is '" + isa + "', expected best, scalar, avx2 or avx512"));
+        }
+        deployrt::Result<std::vector<deployrt::PrepackedRecord>> result = [&] {
+          py::gil_scoped_release release;
+          return deployrt::prepack_weights(path, cap);
+        }();
+        py::list out;
+        for (const deployrt::PrepackedRecord& r : unwrap(std::move(result))) {
+          out.append(py::make_tuple(r.source_tensor, r.layout, py::make_tuple(r.params[0], r.params[1], r.params[2]),
+                                    r.isa, py::bytes(reinterpret_cast<const char*>(r.bytes.data()), r.bytes.size())));
+        }
+        return out;
+      },
+      py::arg("path"), py::arg("isa") = "best",
+      "[(source tensor, layout code, (p0, p1, p2), isa code, packed bytes)] of the weights the runtime packs at load");
 
   py::class_<deployrt::Module>(m, "Module")
       .def_static(

@@ -22,6 +22,8 @@ from ..ir.verify import verify_graph
 from . import format as fmt
 from .test_vectors import TestVectors
 from .test_vectors import parse as parse_test_vectors
+from .packed_weights import SECTION_PACKED_WEIGHTS
+from .packed_weights import parse as parse_packed_weights
 
 
 @dataclass
@@ -42,6 +44,8 @@ class Archive:
     metadata_error: Optional[str] = None
     # Format 1.1's optional TEST_VECTORS section, verified; None when absent.
     test_vectors: Optional[TestVectors] = None
+    # Format 1.4's optional PACKED_WEIGHTS entries, verified; empty when absent.
+    packed_weights: list = field(default_factory=list)
 
 
 def _fail(message: str):
@@ -516,7 +520,18 @@ def read_bytes(data) -> Archive:
     if fmt.SECTION_TEST_VECTORS in sections:
         tv = sections[fmt.SECTION_TEST_VECTORS]
         test_vectors = parse_test_vectors(view, tv.offset, tv.size, version[1], tensors, graph, _fail)
-    return Archive(version, len(view), sections, graph, metadata, metadata_error, test_vectors)
+    packed_weights = []
+    if SECTION_PACKED_WEIGHTS in sections:
+        pw, g = sections[SECTION_PACKED_WEIGHTS], sections[fmt.SECTION_GRAPH]
+        # The tensors constant values reference (value entries: kind at +4, tensor at +16).
+        (value_count,) = struct.unpack_from("<I", view, g.offset)
+        constant_tensors = set()
+        for v in range(value_count):
+            kind, tensor = struct.unpack_from("<I8xI", view, g.offset + fmt.GRAPH_HEADER_SIZE + 96 * v + 4)
+            if kind == fmt.VALUE_CONSTANT:
+                constant_tensors.add(tensor)
+        packed_weights = parse_packed_weights(view, pw.offset, pw.size, version[1], tensors, constant_tensors, _fail)
+    return Archive(version, len(view), sections, graph, metadata, metadata_error, test_vectors, packed_weights)
 
 
 def read(path) -> Archive:

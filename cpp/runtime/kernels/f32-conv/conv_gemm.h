@@ -9,7 +9,6 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/aligned_alloc.h"
 #include "kernels/epilogue.h"
 #include "kernels/f32-gemm/gemm.h"
 #include "kernels/reference/conv2d_ref.h"
@@ -24,45 +23,49 @@ struct ConvGemmPlan {
   int64_t oc_per_group = 0;  // GEMM rows per group
   int64_t m_panels = 0;      // ceil(oc_per_group / MR)
   int64_t n_panels = 0;      // ceil(cols / NR)
+  // A 1x1, stride-1, unpadded convolution: im2col(X) is X itself, so the microkernel reads
+  // B straight from the input rows (ldb = cols) and nothing is packed per call.
+  bool direct = false;
 
   int64_t groups_columns() const { return shape.groups * n_panels; }
   int64_t a_panel_floats() const { return k * ukernel.mr; }
   int64_t b_panel_floats() const { return k * ukernel.nr; }
-  /// Workspace: every B panel of one image (all groups).
+  /// Workspace: every B panel of one image (all groups); none for a direct plan.
   size_t workspace_bytes() const {
-    return static_cast<size_t>(shape.groups * n_panels * b_panel_floats()) * sizeof(float);
+    return direct ? 0 : static_cast<size_t>(shape.groups * n_panels * b_panel_floats()) * sizeof(float);
   }
 };
 
 ConvGemmPlan make_conv_gemm_plan(const Conv2dShape& shape, const F32GemmVariant& ukernel);
 
-/// Packs weight [OC, C/groups, KH, KW] into groups * m_panels A panels, 64-byte aligned.
-/// Null when out of memory.
-AlignedBuffer f32_conv_gemm_pack_weights(const ConvGemmPlan& plan, const float* weight);
-/// Floats of that packed buffer.
+/// Floats of weight [OC, C/groups, KH, KW] packed into groups * m_panels A panels.
 inline size_t f32_conv_gemm_packed_floats(const ConvGemmPlan& plan) {
   return static_cast<size_t>(plan.shape.groups * plan.m_panels * plan.a_panel_floats());
 }
-/// The same for A panels [begin, end) only (index group * m_panels + m), into a buffer of
-/// f32_conv_gemm_packed_floats: panels are independent, so a load spreads them over threads.
+/// Packs A panels [begin, end) (index group * m_panels + m) into `out`, a 64-byte aligned
+/// buffer of f32_conv_gemm_packed_floats: panels are independent, so a load spreads them
+/// over threads.
 void f32_conv_gemm_pack_weight_panels(const ConvGemmPlan& plan, const float* weight, float* out, int64_t begin,
                                       int64_t end);
 
-/// B panels [begin, end) of one image; panel index = group * n_panels + n.
+/// B panels [begin, end) of one image; panel index = group * n_panels + n. Not for a
+/// direct plan (it has no B panels).
 void f32_conv_gemm_pack_b(const ConvGemmPlan& plan, const float* x_image, float* workspace, int64_t begin,
                           int64_t end);
 
-/// Output tiles [begin, end) of one image, from packed A and the packed B panels. Tile t is
-/// (group, m, n) in row-major order over [groups][m_panels][n_panels] (weights-major: an A
-/// panel stays in cache across its n tiles). bias [OC] or null; residual/y the image's
-/// [OC, OH, OW] (residual may be null).
-void f32_conv_gemm_tiles(const ConvGemmPlan& plan, const float* packed_a, const float* workspace,
+/// Output tiles [begin, end) of one image, from packed A and the packed B panels in
+/// `workspace` (for a direct plan: from the image `x_image` itself). Tile t is (group, m, n)
+/// in row-major order over [groups][m_panels][n_panels] (weights-major: an A panel stays in
+/// cache across its n tiles). bias [OC] or null; residual/y the image's [OC, OH, OW]
+/// (residual may be null).
+void f32_conv_gemm_tiles(const ConvGemmPlan& plan, const float* packed_a, const float* x_image, const float* workspace,
                          const float* bias, const float* residual, Activation act, float* y, int64_t begin,
                          int64_t end);
 
 /// Column panels [begin, end) (index group * n_panels + n) of one image, each packed into its
-/// workspace slot and then multiplied by all of the group's A panels: one pass, for
-/// activation-heavy layers where each B panel should stay in cache across the A panels.
+/// workspace slot (read in place for a direct plan) and then multiplied by all of the
+/// group's A panels: one pass, for activation-heavy layers where each B panel should stay in
+/// cache across the A panels.
 void f32_conv_gemm_columns(const ConvGemmPlan& plan, const float* packed_a, const float* x_image, float* workspace,
                            const float* bias, const float* residual, Activation act, float* y, int64_t begin,
                            int64_t end);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kernels/variant_table.h"
 #include "kernels/window2d/columns.h"
 
 namespace deployrt {
@@ -10,22 +11,10 @@ const F32DwConvVariant* f32_dwconv_variants(int* count) {
 #define DEPLOYRT_F32_DWCONV_ENTRY(name, isa) {#name, IsaLevel::isa, f32_dwconv_##name},
   static const F32DwConvVariant kVariants[] = {DEPLOYRT_F32_DWCONV_VARIANTS(DEPLOYRT_F32_DWCONV_ENTRY)};
 #undef DEPLOYRT_F32_DWCONV_ENTRY
-  *count = static_cast<int>(sizeof(kVariants) / sizeof(kVariants[0]));
-  return kVariants;
+  return variant_list(kVariants, count);
 }
 
-const F32DwConvVariant& f32_dwconv_select(IsaLevel level) {
-  int count = 0;
-  const F32DwConvVariant* variants = f32_dwconv_variants(&count);
-  const F32DwConvVariant* best = &variants[0];  // scalar, always first
-  for (int i = 1; i < count; ++i) {
-    if (static_cast<int>(variants[i].isa) <= static_cast<int>(level) &&
-        static_cast<int>(variants[i].isa) > static_cast<int>(best->isa)) {
-      best = &variants[i];
-    }
-  }
-  return *best;
-}
+const F32DwConvVariant& f32_dwconv_select(IsaLevel level) { return select_variant(f32_dwconv_variants, level); }
 
 void f32_dwconv_interior_columns(const DwConvPlane& p, int64_t extra, int64_t* lo, int64_t* hi) {
   // Tap kw reads iw = ow*stride_w + off with off = kw*dilation_w - pad_left.

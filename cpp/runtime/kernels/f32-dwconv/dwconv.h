@@ -3,9 +3,11 @@
 // with ih = oh*stride_h - pad_top + kh*dilation_h (likewise iw) and zero padding. A
 // depthwise conv2d (groups == C, any channel multiplier) is one such plane per (n, oc),
 // reading input plane oc / multiplier and the oc's [KH, KW] weights in place, so nothing
-// is packed. The SIMD variants vectorize along the output width (masked tails); every
-// output is accumulated as bias then taps in (kh, kw) order within one lane, so results
-// never depend on how planes are split over threads.
+// is packed. The SIMD variants vectorize along the output width (masked tails), with a
+// specialized path for 3x3 / dilation 1 / stride 1 or 2 that computes blocks of several
+// output rows at once (see avx512.cc); every output is accumulated as bias then taps in
+// (kh, kw) order within one lane, so results never depend on how planes are split over
+// threads.
 #pragma once
 
 #include <cstdint>

@@ -2,29 +2,27 @@
 
 #include <algorithm>
 
+#include "kernels/variant_table.h"
+
 namespace deployrt {
 
 const F32GemmVariant* f32_gemm_variants(int* count) {
 #define DEPLOYRT_F32_GEMM_ENTRY(name, isa, mr, nr) {#name, IsaLevel::isa, mr, nr, f32_gemm_##name},
   static const F32GemmVariant kVariants[] = {DEPLOYRT_F32_GEMM_VARIANTS(DEPLOYRT_F32_GEMM_ENTRY)};
 #undef DEPLOYRT_F32_GEMM_ENTRY
-  *count = static_cast<int>(sizeof(kVariants) / sizeof(kVariants[0]));
-  return kVariants;
+  return variant_list(kVariants, count);
 }
 
 const F32GemmVariant& f32_gemm_select(IsaLevel level, int64_t m, int64_t n) {
   int count = 0;
   const F32GemmVariant* variants = f32_gemm_variants(&count);
-  int best_isa = 0;
-  for (int i = 0; i < count; ++i) {
-    const int isa = static_cast<int>(variants[i].isa);
-    if (isa <= static_cast<int>(level)) best_isa = std::max(best_isa, isa);
-  }
+  // Among the tile shapes of the highest ISA, the one that pads m x n least.
+  const IsaLevel best_isa = highest_variant_isa(variants, count, level);
   const F32GemmVariant* best = nullptr;
   int64_t best_padded = 0;
   for (int i = 0; i < count; ++i) {
     const F32GemmVariant& v = variants[i];
-    if (static_cast<int>(v.isa) != best_isa) continue;
+    if (v.isa != best_isa) continue;
     const int64_t padded = (m + v.mr - 1) / v.mr * v.mr * ((n + v.nr - 1) / v.nr * v.nr);
     if (best == nullptr || padded < best_padded) {
       best = &v;

@@ -1,7 +1,10 @@
 // Register-blocked f32 GEMM microkernels: C[mr, nr] = epilogue(A_panel x B_panel).
 //
-// Operands are packed panels: A as [k][MR] (MR rows interleaved per k step; rows past
-// the matrix are zero), B as [k][NR] (likewise zero-padded columns). C is row-major with
+// A is a packed panel [k][MR] (MR rows interleaved per k step; rows past the matrix are
+// zero). B is k rows of NR columns, `ldb` floats apart: a packed panel [k][NR] (ldb = NR,
+// zero-padded columns) or, for a 1x1 convolution, the input itself (ldb = the row length;
+// then only the nr columns of the tile are read, so nothing past the input is touched and
+// no packing pass is needed). C is row-major with
 // leading dimension ldc; only the mr x nr corner (mr <= MR, nr <= NR) is stored. The
 // epilogue is fused into the store:
 //   C[i][j] = clamp(bias[i] + sum_k A[k][i] * B[k][j] + residual[i * ldc + j], min, max)
@@ -21,8 +24,8 @@ struct GemmEpilogue {
   float min = 0.0f, max = 0.0f;
 };
 
-using F32GemmUkernel = void (*)(int64_t k, const float* a, const float* b, float* c, int64_t ldc, int64_t mr,
-                                int64_t nr, const GemmEpilogue& epilogue);
+using F32GemmUkernel = void (*)(int64_t k, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                                int64_t mr, int64_t nr, const GemmEpilogue& epilogue);
 
 // The one list of microkernels: X(name, isa, MR, NR). Dispatch, tests and benchmarks all
 // expand it. x86 variants exist only where their translation units are compiled.
@@ -38,8 +41,8 @@ using F32GemmUkernel = void (*)(int64_t k, const float* a, const float* b, float
 #define DEPLOYRT_F32_GEMM_VARIANTS(X) DEPLOYRT_F32_GEMM_PORTABLE(X) DEPLOYRT_F32_GEMM_X86(X)
 
 #define DEPLOYRT_DECLARE_F32_GEMM(name, isa, mr, nr)                                                  \
-  void f32_gemm_##name(int64_t k, const float* a, const float* b, float* c, int64_t ldc, int64_t mr_, \
-                       int64_t nr_, const GemmEpilogue& epilogue);
+  void f32_gemm_##name(int64_t k, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,  \
+                       int64_t mr_, int64_t nr_, const GemmEpilogue& epilogue);
 DEPLOYRT_F32_GEMM_VARIANTS(DEPLOYRT_DECLARE_F32_GEMM)
 #undef DEPLOYRT_DECLARE_F32_GEMM
 

@@ -5,19 +5,21 @@
 
 namespace deployrt {
 
-void f32_gemm_scalar_4x8(int64_t k, const float* a, const float* b, float* c, int64_t ldc, int64_t mr, int64_t nr,
-                         const GemmEpilogue& ep) {
+void f32_gemm_scalar_4x8(int64_t k, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t mr,
+                         int64_t nr, const GemmEpilogue& ep) {
   constexpr int MR = 4, NR = 8;
   float acc[MR][NR];
   for (int i = 0; i < MR; ++i) {
     const float init = ep.bias != nullptr && i < mr ? ep.bias[i] : 0.0f;
     for (int j = 0; j < NR; ++j) acc[i][j] = init;
   }
+  // Columns past nr are never stored: computing only nr of them reads nothing past an
+  // unpacked B's rows.
   for (int64_t p = 0; p < k; ++p) {
     const float* ap = a + p * MR;
-    const float* bp = b + p * NR;
+    const float* bp = b + p * ldb;
     for (int i = 0; i < MR; ++i) {
-      for (int j = 0; j < NR; ++j) acc[i][j] += ap[i] * bp[j];
+      for (int j = 0; j < nr; ++j) acc[i][j] += ap[i] * bp[j];
     }
   }
   for (int64_t i = 0; i < mr; ++i) {

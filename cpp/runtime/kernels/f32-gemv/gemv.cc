@@ -2,27 +2,19 @@
 
 #include <algorithm>
 
+#include "kernels/variant_table.h"
+
 namespace deployrt {
 
 const F32GemvVariant* f32_gemv_variants(int* count) {
 #define DEPLOYRT_F32_GEMV_ENTRY(name, isa, mr, nr) {#name, IsaLevel::isa, mr, nr, f32_gemv_##name},
   static const F32GemvVariant kVariants[] = {DEPLOYRT_F32_GEMV_VARIANTS(DEPLOYRT_F32_GEMV_ENTRY)};
 #undef DEPLOYRT_F32_GEMV_ENTRY
-  *count = static_cast<int>(sizeof(kVariants) / sizeof(kVariants[0]));
-  return kVariants;
+  return variant_list(kVariants, count);
 }
 
 const F32GemvVariant& f32_gemv_select(IsaLevel level) {
-  int count = 0;
-  const F32GemvVariant* variants = f32_gemv_variants(&count);
-  const F32GemvVariant* best = &variants[0];  // scalar, always first
-  for (int i = 1; i < count; ++i) {
-    if (static_cast<int>(variants[i].isa) <= static_cast<int>(level) &&
-        static_cast<int>(variants[i].isa) > static_cast<int>(best->isa)) {
-      best = &variants[i];
-    }
-  }
-  return *best;
+  return select_variant(f32_gemv_variants, level);
 }
 
 int64_t f32_gemv_packed_floats(int64_t out_features, int64_t in_features, int nr) {

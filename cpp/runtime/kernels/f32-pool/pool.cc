@@ -1,5 +1,6 @@
 #include "kernels/f32-pool/pool.h"
 
+#include "kernels/variant_table.h"
 #include "kernels/window2d/columns.h"
 
 namespace deployrt {
@@ -8,21 +9,11 @@ const F32MaxPoolVariant* f32_max_pool2d_variants(int* count) {
 #define DEPLOYRT_F32_MAXPOOL_ENTRY(name, isa) {#name, IsaLevel::isa, f32_max_pool2d_##name},
   static const F32MaxPoolVariant kVariants[] = {DEPLOYRT_F32_MAXPOOL_VARIANTS(DEPLOYRT_F32_MAXPOOL_ENTRY)};
 #undef DEPLOYRT_F32_MAXPOOL_ENTRY
-  *count = static_cast<int>(sizeof(kVariants) / sizeof(kVariants[0]));
-  return kVariants;
+  return variant_list(kVariants, count);
 }
 
 const F32MaxPoolVariant& f32_max_pool2d_select(IsaLevel level) {
-  int count = 0;
-  const F32MaxPoolVariant* variants = f32_max_pool2d_variants(&count);
-  const F32MaxPoolVariant* best = &variants[0];  // scalar, always first
-  for (int i = 1; i < count; ++i) {
-    if (static_cast<int>(variants[i].isa) <= static_cast<int>(level) &&
-        static_cast<int>(variants[i].isa) > static_cast<int>(best->isa)) {
-      best = &variants[i];
-    }
-  }
-  return *best;
+  return select_variant(f32_max_pool2d_variants, level);
 }
 
 void f32_max_pool2d_interior_columns(const Pool2dShape& s, int64_t extra, int64_t* lo, int64_t* hi) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "kernels/variant_table.h"
+
 namespace deployrt {
 
 const F32WinogradVariant* f32_winograd_variants(int* count) {
@@ -10,21 +12,11 @@ const F32WinogradVariant* f32_winograd_variants(int* count) {
   {#name, IsaLevel::isa, lanes, f32_winograd_input_##name, f32_winograd_output_##name},
   static const F32WinogradVariant kVariants[] = {DEPLOYRT_F32_WINOGRAD_VARIANTS(DEPLOYRT_F32_WINOGRAD_ENTRY)};
 #undef DEPLOYRT_F32_WINOGRAD_ENTRY
-  *count = static_cast<int>(sizeof(kVariants) / sizeof(kVariants[0]));
-  return kVariants;
+  return variant_list(kVariants, count);
 }
 
 const F32WinogradVariant& f32_winograd_select(IsaLevel level) {
-  int count = 0;
-  const F32WinogradVariant* variants = f32_winograd_variants(&count);
-  const F32WinogradVariant* best = &variants[0];  // scalar, always first
-  for (int i = 1; i < count; ++i) {
-    if (static_cast<int>(variants[i].isa) <= static_cast<int>(level) &&
-        static_cast<int>(variants[i].isa) > static_cast<int>(best->isa)) {
-      best = &variants[i];
-    }
-  }
-  return *best;
+  return select_variant(f32_winograd_variants, level);
 }
 
 bool f32_winograd_supports(const Conv2dShape& s) {
@@ -126,12 +118,6 @@ void f32_winograd_pack_weight_panels(const WinogradPlan& p, const float* weight,
   }
 }
 
-AlignedBuffer f32_winograd_pack_weights(const WinogradPlan& p, const float* weight) {
-  AlignedBuffer buffer(aligned_malloc_or_null(f32_winograd_packed_floats(p) * sizeof(float)));
-  if (buffer) f32_winograd_pack_weight_panels(p, weight, static_cast<float*>(buffer.get()), 0, p.m_panels);
-  return buffer;
-}
-
 int64_t f32_winograd_lane_groups(const WinogradPlan& p, int64_t chunk_begin, int64_t chunk_end) {
   // Whole GEMM panels: the lanes past the chunk's last tile up to the panel end are zeroed
   // by the input transform, so the GEMM never reads uninitialized memory.
@@ -160,7 +146,7 @@ void f32_winograd_gemm(const WinogradPlan& p, const float* packed_u, const float
     const int64_t mr = std::min<int64_t>(p.gemm.mr, oc_count - row0);
     const int64_t nr = std::min<int64_t>(p.gemm.nr, count - n * p.gemm.nr);
     p.gemm.fn(p.shape.in_channels, packed_u + (xi * p.m_panels + mp) * p.a_panel_floats(),
-              v + (xi * p.chunk_n_panels() + n) * p.b_panel_floats(),
+              v + (xi * p.chunk_n_panels() + n) * p.b_panel_floats(), p.gemm.nr,
               m + (xi * oc_count + row0) * p.chunk_tiles + n * p.gemm.nr, p.chunk_tiles, mr, nr, ep);
   }
 }

@@ -19,7 +19,6 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/aligned_alloc.h"
 #include "cpu/cpu_features.h"
 #include "kernels/epilogue.h"
 #include "kernels/f32-gemm/gemm.h"
@@ -104,16 +103,14 @@ bool f32_winograd_supports(const Conv2dShape& shape);
 WinogradPlan make_winograd_plan(const Conv2dShape& shape, const F32GemmVariant& gemm,
                                 const F32WinogradVariant& xform);
 
-/// U = G g G^T for weight [OC, C, 3, 3], packed as [36][m_panels] A panels of [C][MR]
-/// (rows past OC zero), 64-byte aligned. Null when out of memory.
-AlignedBuffer f32_winograd_pack_weights(const WinogradPlan& plan, const float* weight);
-/// Floats of that packed buffer.
+/// Floats of U = G g G^T for weight [OC, C, 3, 3], packed as [36][m_panels] A panels of
+/// [C][MR] (rows past OC zero).
 inline size_t f32_winograd_packed_floats(const WinogradPlan& plan) {
   return static_cast<size_t>(kWinogradPoints * plan.m_panels * plan.a_panel_floats());
 }
-/// The same for row blocks [begin, end) of m_panels only (all 36 positions of each), into a
-/// buffer of f32_winograd_packed_floats: blocks are independent, so a load spreads them over
-/// its threads.
+/// Packs row blocks [begin, end) of m_panels (all 36 positions of each) into `out`, a
+/// 64-byte aligned buffer of f32_winograd_packed_floats: blocks are independent, so a load
+/// spreads them over its threads.
 void f32_winograd_pack_weight_panels(const WinogradPlan& plan, const float* weight, float* out, int64_t begin,
                                      int64_t end);
 
