@@ -11,9 +11,9 @@ Method (docs/PERFORMANCE.md, /work/shared/DESIGN.md "Measuring fairly"):
   project's parity bound (max|d - t| <= 1e-4 * max|t| + 1e-5) is reported as such;
 - engines are interleaved round by round in one process (the order rotates each round,
   so none always runs right after the same neighbour), and every timed call is preceded
-  by one untimed call of the same engine: a peer's thread pool that keeps spinning after
-  its call (OpenMP, ONNX Runtime and TBB all do, briefly) then burns that settle call,
-  not the next engine's timed one;
+  by untimed calls of the same engine for at least --settle-ms (one call at least): a
+  peer's thread pool that keeps spinning after its call (OpenMP, ONNX Runtime and TBB all
+  do, briefly) then burns those settle calls, not the next engine's timed one;
 - thread counts: torch.set_num_threads(n); ONNX Runtime intra_op_num_threads=n,
   inter_op_num_threads=1; OpenVINO INFERENCE_NUM_THREADS=n, INFERENCE_PRECISION_HINT=f32
   (otherwise it runs bf16 on CPUs with AVX512_BF16); deploykit num_threads=n.
@@ -191,7 +191,8 @@ def percentile(values: List[float], q: float) -> float:
 # -- the interleaved measurement ---------------------------------------------------------------
 
 
-def measure(p: Prepared, threads: int, engines: List[str], runs: int, warmup: int) -> List[dict]:
+def measure(p: Prepared, threads: int, engines: List[str], runs: int, warmup: int,
+            settle_ms: float) -> List[dict]:
     torch.set_num_threads(threads)
     runners, records = {}, {}
     for e in engines:
@@ -214,7 +215,14 @@ def measure(p: Prepared, threads: int, engines: List[str], runs: int, warmup: in
     for r in range(runs):
         order = names[r % len(names):] + names[:r % len(names)]
         for e in order:
-            runners[e]()  # settle: absorbs the previous engine's spinning workers
+            # Settle: the engine runs untimed for at least settle_ms (one call at least), so
+            # the previous engine's workers that keep spinning after their call have stopped
+            # before the timed call; one call was too short for MobileNetV2 at 2 threads
+            # (~10 ms), where a peer still spinning on the other core halved the next engine.
+            settle_end = time.perf_counter() + settle_ms / 1e3
+            runners[e]()
+            while time.perf_counter() < settle_end:
+                runners[e]()
             start = time.perf_counter()
             runners[e]()
             times[e].append((time.perf_counter() - start) * 1e3)
@@ -398,6 +406,9 @@ def main(argv=None) -> int:
     ap.add_argument("--engines", type=csv_list, default=list(ENGINES), help=f"comma list of {', '.join(ENGINES)}")
     ap.add_argument("--runs", type=int, default=30, help="timed rounds per (model, threads) (default 30)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed rounds first (default 3)")
+    ap.add_argument("--settle-ms", type=float, default=100.0,
+                    help="before each timed call, run the same engine untimed for at least this long "
+                         "(default 100; 0: one call)")
     ap.add_argument("--startup-repeats", type=int, default=5,
                     help="fresh processes per startup figure (0: skip startup and RSS)")
     ap.add_argument("--passive-peers", action="store_true",
@@ -425,7 +436,7 @@ def main(argv=None) -> int:
             for n in args.threads:
                 print(f"[{name}] {n} thread(s): {args.runs} interleaved rounds of {', '.join(engines)}",
                       file=sys.stderr, flush=True)
-                report["results"] += measure(p, n, engines, args.runs, args.warmup)
+                report["results"] += measure(p, n, engines, args.runs, args.warmup, args.settle_ms)
                 if args.startup_repeats > 0 and "deploykit" in engines:
                     report["startup"].append(measure_startup(p, n, tmp, args.startup_repeats, max(args.runs, 10)))
             if args.startup_repeats > 0 and tool is not None:
