@@ -72,8 +72,10 @@ cpp-build: system-deps
 test-cpp: cpp-build
 	ctest --test-dir $(CPP_BUILD) --output-on-failure -j $(JOBS)
 
+# With the ccache launcher: the tests that build the runtime from source (an ops subset,
+# the examples) then reuse the objects cpp-build compiled.
 test-python: python-install cpp-build
-	DEPLOYRT_CMAKE_DIR=$(CURDIR)/$(CPP_BUILD) $(VPY) -m pytest -q tests
+	$(WITH_CCACHE) DEPLOYRT_CMAKE_DIR=$(CURDIR)/$(CPP_BUILD) $(VPY) -m pytest -q tests
 
 clean:
 	rm -rf build

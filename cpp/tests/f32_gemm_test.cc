@@ -166,6 +166,12 @@ TEST(F32GemmSelect, PicksHighestAvailableIsaAndFewestPaddedElements) {
   EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 56, 64).name, "avx512_14x32");
   // 28 rows x 16 columns: 14x32 pads the columns to 32, 28x16 pads nothing.
   EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 28, 16).name, "avx512_28x16");
+  // 16 rows: 14- and 28-row tiles compute 28; 16x16 saves 43 % of the padded work.
+  EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 16, 3136).name, "avx512_16x16");
+  // 24 rows: 8x32 computes 24 rows instead of 28, a saving of 14 %.
+  EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 24, 3136).name, "avx512_8x32");
+  // 64 rows: 8x32 pads nothing but 14x32 pads only 9 %: less than a tenth, it stays.
+  EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 64, 3136).name, "avx512_14x32");
 #endif
 }
 

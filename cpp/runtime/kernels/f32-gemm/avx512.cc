@@ -4,7 +4,9 @@
 // MR rows x NV zmm vectors of accumulators stay in registers for the whole K loop: per k
 // step, NV loads of B and MR broadcasts of A feed MR*NV FMAs. 14x32 (28 accumulators) and
 // 28x16 (28 accumulators, embedded broadcasts) both leave enough of the 32 zmm registers
-// for the B vectors. Column tails use AVX-512 masks; row tails skip stores.
+// for the B vectors; 16x16 and 8x32 (16 accumulators, still enough to cover the FMA
+// latency) fit outputs of 16, 24 or 32 rows without padding. Column tails use AVX-512
+// masks; row tails skip stores.
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -85,15 +87,17 @@ inline void gemm_avx512(int64_t k, const float* a, const float* b, int64_t ldb, 
 
 }  // namespace
 
-void f32_gemm_avx512_14x32(int64_t k, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t mr,
-                           int64_t nr, const GemmEpilogue& ep) {
-  gemm_avx512<14, 2>(k, a, b, ldb, c, ldc, mr, nr, ep);
-}
-
-void f32_gemm_avx512_28x16(int64_t k, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t mr,
-                           int64_t nr, const GemmEpilogue& ep) {
-  gemm_avx512<28, 1>(k, a, b, ldb, c, ldc, mr, nr, ep);
-}
+// The entry points of the variant list (gemm.h): one per tile shape.
+#define DEPLOYRT_DEFINE_F32_GEMM_AVX512(MR, NR)                                                             \
+  void f32_gemm_avx512_##MR##x##NR(int64_t k, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc, \
+                                   int64_t mr, int64_t nr, const GemmEpilogue& ep) {                        \
+    gemm_avx512<MR, NR / 16>(k, a, b, ldb, c, ldc, mr, nr, ep);                                             \
+  }
+DEPLOYRT_DEFINE_F32_GEMM_AVX512(14, 32)
+DEPLOYRT_DEFINE_F32_GEMM_AVX512(28, 16)
+DEPLOYRT_DEFINE_F32_GEMM_AVX512(16, 16)
+DEPLOYRT_DEFINE_F32_GEMM_AVX512(8, 32)
+#undef DEPLOYRT_DEFINE_F32_GEMM_AVX512
 
 }  // namespace deployrt
 #endif  // __x86_64__

@@ -24,7 +24,9 @@ const F32GemmVariant& f32_gemm_select(IsaLevel level, int64_t m, int64_t n) {
     const F32GemmVariant& v = variants[i];
     if (v.isa != best_isa) continue;
     const int64_t padded = (m + v.mr - 1) / v.mr * v.mr * ((n + v.nr - 1) / v.nr * v.nr);
-    if (best == nullptr || padded < best_padded) {
+    // A smaller tile reads more of A and B per FMA: it must save a tenth of the padded work.
+    const bool smaller = best != nullptr && v.mr * v.nr < best->mr * best->nr;
+    if (best == nullptr || (smaller ? padded * 10 < best_padded * 9 : padded < best_padded)) {
       best = &v;
       best_padded = padded;
     }

@@ -34,7 +34,9 @@ using F32GemmUkernel = void (*)(int64_t k, const float* a, const float* b, int64
 #define DEPLOYRT_F32_GEMM_X86(X) \
   X(avx2_6x16, kAvx2, 6, 16)     \
   X(avx512_14x32, kAvx512, 14, 32) \
-  X(avx512_28x16, kAvx512, 28, 16)
+  X(avx512_28x16, kAvx512, 28, 16) \
+  X(avx512_16x16, kAvx512, 16, 16) \
+  X(avx512_8x32, kAvx512, 8, 32)
 #else
 #define DEPLOYRT_F32_GEMM_X86(X)
 #endif
@@ -57,7 +59,10 @@ struct F32GemmVariant {
 const F32GemmVariant* f32_gemm_variants(int* count);
 
 /// The microkernel for an m x n output at `level`: among the variants of the highest ISA
-/// available at that level, the one computing the fewest padded elements (ties: list order).
+/// available at that level, the one computing the fewest padded elements (ties: list
+/// order). A smaller tile must save at least a tenth of the padded work to win: it reads
+/// more of A and B per FMA. (The 16-accumulator tiles serve outputs of 16, 24 or 32 rows,
+/// which 14- and 28-row tiles pad by 17-75 %.)
 const F32GemmVariant& f32_gemm_select(IsaLevel level, int64_t m, int64_t n);
 
 /// Packs rows [row0, row0 + MR) of the row-major matrix w[rows, k] (leading dim ldw) into
