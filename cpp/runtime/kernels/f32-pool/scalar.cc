@@ -23,21 +23,7 @@ void f32_max_pool2d_scalar(const Pool2dShape& s, const float* x, float* y) {
   for (int64_t oh = 0; oh < s.out_height; ++oh) {
     float* out = y + oh * ow_count;
     std::fill(out, out + ow_count, -std::numeric_limits<float>::infinity());
-    for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
-      const int64_t ih = oh * s.stride_h - s.pad_top + kh * s.dilation_h;
-      if (ih < 0 || ih >= s.in_height) continue;
-      const float* in_row = x + ih * s.in_width;
-      for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
-        const int64_t off = kw * s.dilation_w - s.pad_left;
-        int64_t lo = 0, hi = 0;
-        window_columns_inside(off, off, s.stride_w, s.in_width, ow_count, &lo, &hi);
-        if (s.stride_w == 1) {
-          for (int64_t ow = lo; ow < hi; ++ow) out[ow] = max_keep_nan(out[ow], in_row[ow + off]);
-        } else {
-          for (int64_t ow = lo; ow < hi; ++ow) out[ow] = max_keep_nan(out[ow], in_row[ow * s.stride_w + off]);
-        }
-      }
-    }
+    window_row_taps(s, x, oh, out, [](float& o, float v, int64_t) { o = max_keep_nan(o, v); });
   }
 }
 

@@ -22,6 +22,28 @@ inline void window_columns_inside(int64_t off_first, int64_t off_last, int64_t s
   *hi = std::max(*lo, std::min(end, count));
 }
 
+/// The portable kernels' walk over output row `oh` of a 2-d window on one plane (`s` has
+/// the Pool2dShape / DwConvPlane fields): update(out[ow], x[ih, iw], kh * kernel_w + kw)
+/// for every tap inside the plane, taps in (kh, kw) order; taps in the padding are skipped.
+template <class Shape, class Update>
+inline void window_row_taps(const Shape& s, const float* x, int64_t oh, float* out, Update update) {
+  for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
+    const int64_t ih = oh * s.stride_h - s.pad_top + kh * s.dilation_h;
+    if (ih < 0 || ih >= s.in_height) continue;
+    const float* in_row = x + ih * s.in_width;
+    for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
+      const int64_t off = kw * s.dilation_w - s.pad_left, tap = kh * s.kernel_w + kw;
+      int64_t lo = 0, hi = 0;
+      window_columns_inside(off, off, s.stride_w, s.in_width, s.out_width, &lo, &hi);
+      if (s.stride_w == 1) {
+        for (int64_t ow = lo; ow < hi; ++ow) update(out[ow], in_row[ow + off], tap);
+      } else {
+        for (int64_t ow = lo; ow < hi; ++ow) update(out[ow], in_row[ow * s.stride_w + off], tap);
+      }
+    }
+  }
+}
+
 /// The address of x[offset] as an integer computation: `offset` may be negative (a masked
 /// load whose first lanes fall in the left padding); only unmasked lanes are ever read.
 inline const float* at(const float* x, int64_t offset) {
