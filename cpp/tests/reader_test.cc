@@ -11,6 +11,8 @@
 #include "archive_builder.h"
 #include "module_test_util.h"
 #include "core/crc32c.h"
+#include "api/parallel_checksum.h"
+#include "threadpool/thread_pool.h"
 
 namespace {
 
@@ -66,6 +68,32 @@ TEST(Crc32c, HardwarePathMatchesPortableTables) {
       ASSERT_EQ(deployrt::crc32c(big.data() + offset, n, 0x1234u),
                 deployrt::crc32c_portable(big.data() + offset, n, 0x1234u))
           << "offset " << offset << " length " << n;
+    }
+  }
+}
+
+TEST(Crc32c, CombineJoinsPieces) {
+  std::vector<uint8_t> data(5000);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>((i * 2654435761u) >> 11);
+  const uint32_t whole = deployrt::crc32c(data.data(), data.size());
+  for (size_t split : {size_t{0}, size_t{1}, size_t{7}, size_t{8}, size_t{1000}, size_t{4095}, size_t{4999},
+                       size_t{5000}}) {
+    const uint32_t a = deployrt::crc32c(data.data(), split);
+    const uint32_t b = deployrt::crc32c(data.data() + split, data.size() - split);
+    EXPECT_EQ(deployrt::crc32c_combine(a, b, data.size() - split), whole) << "split at " << split;
+  }
+}
+
+TEST(Crc32c, ParallelChecksumEqualsOneThread) {
+  // Sections of several MB are split into one piece per thread (the last takes the
+  // remainder); smaller ones run inline. Every pool size gives crc32c's result.
+  std::vector<uint8_t> data((size_t{13} << 20) + 77);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>((i * 2654435761u) >> 17);
+  for (int threads : {1, 2, 3}) {
+    deployrt::ThreadPool pool(threads);
+    const ArchiveView::Checksum checksum = deployrt::parallel_crc32c(pool);
+    for (size_t n : {size_t{0}, size_t{100}, size_t{8} << 20, (size_t{8} << 20) + 1, data.size()}) {
+      EXPECT_EQ(checksum(data.data(), n), deployrt::crc32c(data.data(), n)) << threads << " threads, " << n << " bytes";
     }
   }
 }

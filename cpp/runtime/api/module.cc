@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "api/module_impl.h"
+#include "api/parallel_checksum.h"
 #include "archive/packed_weights.h"
 #include "archive/read_file.h"
 #include "core/limits.h"
@@ -58,7 +59,12 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
   const uint64_t arena_limit = options.max_arena_bytes == 0
                                    ? limits::kMaxArenaBytes
                                    : std::min<uint64_t>(options.max_arena_bytes, limits::kMaxArenaBytes);
-  Result<archive::ArchiveView> view = archive::ArchiveView::verify(data, size);
+  // The pool exists before the archive is verified and the ops are created: it checksums
+  // the large sections, and the ops pack their weights on it.
+  impl->num_threads = options.num_threads > 0 ? options.num_threads
+                                              : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  impl->pool_ = std::make_unique<ThreadPool>(impl->num_threads);
+  Result<archive::ArchiveView> view = archive::ArchiveView::verify(data, size, parallel_crc32c(*impl->pool_));
   if (!view.ok()) return view.status();
   impl->view_ = view.value();
   Result<archive::TestVectors> test_vectors = archive::parse_test_vectors(impl->view_);
@@ -107,10 +113,6 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
     return Status(ErrorCode::kInput, str_cat("LoadOptions.max_shape_specializations is ",
                                              options.max_shape_specializations, ", expected >= 0"));
   }
-  // The pool exists before the ops are created: they pack their weights on it.
-  impl->num_threads = options.num_threads > 0 ? options.num_threads
-                                              : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  impl->pool_ = std::make_unique<ThreadPool>(impl->num_threads);
   if (ShapeSpecializer::has_symbolic_dims(impl->view_)) {
     // Dynamic shapes: ops are prepared per input shape on first use (api/shape_specializer.h);
     // only what does not depend on shapes is checked now.

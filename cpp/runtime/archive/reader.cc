@@ -91,7 +91,8 @@ Status archive_error(std::string message) { return Status(ErrorCode::kArchive, s
 // Runs the checks; fills the view as each stage proves its part sound.
 class Verifier {
  public:
-  Verifier(const uint8_t* data, size_t size) : d_(data), n_(size) {
+  Verifier(const uint8_t* data, size_t size, const ArchiveView::Checksum& checksum)
+      : d_(data), n_(size), checksum_(checksum) {
     v_.data_ = data;
     v_.size_ = size;
   }
@@ -115,6 +116,7 @@ class Verifier {
  private:
   const uint8_t* d_;
   uint64_t n_;
+  const ArchiveView::Checksum& checksum_;  // may be empty: crc32c
   ArchiveView v_;
   uint32_t section_count_ = 0;
 
@@ -225,7 +227,7 @@ class Verifier {
         return archive_error(str_cat(where, ": offset ", offset, " + size ", size, " runs past the end of the file (",
                                      n_, " bytes)"));
       }
-      uint32_t crc = crc32c(d_ + offset, size);
+      uint32_t crc = checksum_ ? checksum_(d_ + offset, size) : crc32c(d_ + offset, size);
       uint32_t stored = load_u32(e + 24);
       if (crc != stored) {
         return archive_error(str_cat(where, ": crc stored ", hex(stored), ", computed ", hex(crc), " (corrupt section)"));
@@ -811,9 +813,9 @@ class Verifier {
   }
 };
 
-Result<ArchiveView> ArchiveView::verify(const uint8_t* data, size_t size) {
+Result<ArchiveView> ArchiveView::verify(const uint8_t* data, size_t size, const Checksum& checksum) {
   if (data == nullptr && size != 0) return Status(ErrorCode::kInternal, "ArchiveView::verify: null data");
-  return Verifier(data, size).run();
+  return Verifier(data, size, checksum).run();
 }
 
 std::string_view ArchiveView::string(uint32_t index) const {

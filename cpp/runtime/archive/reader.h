@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string_view>
 
 #include "archive/format.h"
@@ -68,9 +69,13 @@ class ArchiveView {
  public:
   ArchiveView() = default;
 
+  /// CRC-32C of a section's bytes (core/crc32c.h), as verify() computes it: crc32c itself
+  /// by default; a Module passes one that spreads a large section over its threads.
+  using Checksum = std::function<uint32_t(const uint8_t* data, size_t size)>;
+
   /// Verifies `size` bytes at `data` (any alignment). kArchive with a message naming the
   /// field, offset/index, expected and actual on any violation; kLimit above limits.h.
-  static Result<ArchiveView> verify(const uint8_t* data, size_t size);
+  static Result<ArchiveView> verify(const uint8_t* data, size_t size, const Checksum& checksum = nullptr);
 
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }

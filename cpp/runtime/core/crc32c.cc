@@ -51,17 +51,6 @@ uint32_t crc32c_tables(const void* data, size_t size, uint32_t crc) {
   return ~c;
 }
 
-#ifdef DEPLOYRT_HAVE_CRC32_INSTRUCTION
-// The crc32 instruction has a 3-cycle latency and a 1-cycle throughput: one dependent
-// stream runs at a third of what the unit can do. Large inputs are cut into blocks of
-// three kStreamBytes stretches checksummed side by side, then joined: the CRC register
-// of a stretch followed by kStreamBytes more bytes is shift(register) ^ the register of
-// those bytes alone, where shift (appending kStreamBytes zero bytes) is linear over
-// GF(2) and applied with four 256-entry tables. Measured 2-4x the one-stream rate.
-constexpr size_t kStreamBytes = 8192;
-
-using ShiftTables = std::array<std::array<uint32_t, 256>, 4>;
-
 // GF(2) 32x32 matrices as 32 column words: mat[i] is the image of bit i.
 uint32_t gf2_times(const uint32_t* mat, uint32_t vec) {
   uint32_t sum = 0;
@@ -75,11 +64,28 @@ void gf2_square(uint32_t* square, const uint32_t* mat) {
   for (int i = 0; i < 32; ++i) square[i] = gf2_times(mat, mat[i]);
 }
 
+// The operator that feeds one zero bit through the register: shift right, xor the
+// polynomial when bit 0 was set.
+void one_zero_bit(uint32_t* op) {
+  op[0] = 0x82F63B78u;
+  for (int i = 1; i < 32; ++i) op[i] = uint32_t{1} << (i - 1);
+}
+
+#ifdef DEPLOYRT_HAVE_CRC32_INSTRUCTION
+// The crc32 instruction has a 3-cycle latency and a 1-cycle throughput: one dependent
+// stream runs at a third of what the unit can do. Large inputs are cut into blocks of
+// three kStreamBytes stretches checksummed side by side, then joined: the CRC register
+// of a stretch followed by kStreamBytes more bytes is shift(register) ^ the register of
+// those bytes alone, where shift (appending kStreamBytes zero bytes) is linear over
+// GF(2) and applied with four 256-entry tables. Measured 2-4x the one-stream rate.
+constexpr size_t kStreamBytes = 8192;
+
+using ShiftTables = std::array<std::array<uint32_t, 256>, 4>;
+
 // The operator that feeds `bytes` zero bytes (a power of two, >= 1) through the register.
 ShiftTables make_shift_tables(size_t bytes) {
   uint32_t op[32], tmp[32];
-  op[0] = 0x82F63B78u;  // one zero bit: shift right, xor the polynomial when bit 0 was set
-  for (int i = 1; i < 32; ++i) op[i] = uint32_t{1} << (i - 1);
+  one_zero_bit(op);
   for (size_t bits = 1; bits < bytes * 8; bits *= 2) {  // square up to 8 * bytes zero bits
     gf2_square(tmp, op);
     std::memcpy(op, tmp, sizeof(op));
@@ -139,6 +145,27 @@ uint32_t crc32c(const void* data, size_t size, uint32_t crc) {
   if (have_sse42()) return crc32c_sse42(data, size, crc);
 #endif
   return crc32c_tables(data, size, crc);
+}
+
+uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t size_b) {
+  // Appending B to A: the register after A, fed size_b zero bytes, xor B's own CRC (the
+  // init and final inversions cancel). The zero-byte operator's powers of two are built
+  // by squaring and applied per set bit of size_b.
+  uint32_t op[32], tmp[32];
+  one_zero_bit(op);
+  for (int i = 0; i < 3; ++i) {  // 1 -> 8 zero bits: one zero byte
+    gf2_square(tmp, op);
+    std::memcpy(op, tmp, sizeof(op));
+  }
+  while (size_b != 0) {
+    if (size_b & 1) crc_a = gf2_times(op, crc_a);
+    size_b >>= 1;
+    if (size_b != 0) {
+      gf2_square(tmp, op);
+      std::memcpy(op, tmp, sizeof(op));
+    }
+  }
+  return crc_a ^ crc_b;
 }
 
 uint32_t crc32c_portable(const void* data, size_t size, uint32_t crc) { return crc32c_tables(data, size, crc); }
