@@ -179,6 +179,25 @@ TEST(AdaptiveAvgPool2d, GlobalAveragePerChannel) {
   EXPECT_EQ(t.output_shape(), (std::vector<int64_t>{1, 2, 1, 1}));
 }
 
+TEST(AdaptiveAvgPool2d, GlobalAverageMatchesExactMean) {
+  // Output 1x1 takes the partial-sums kernel: plane sizes around its 8-wide steps and
+  // tails, against the mean computed in double.
+  for (int64_t h : {1, 2, 3, 7, 9}) {
+    for (int64_t w : {1, 5, 7, 8, 13}) {
+      OpTester t = adaptive({1, 1});
+      t.random_input({2, 3, h, w}, static_cast<uint32_t>(h * 31 + w));
+      const std::vector<float> in = testing::random_values(2 * 3 * h * w, static_cast<uint32_t>(h * 31 + w));
+      const std::vector<float> out = t.run();
+      ASSERT_EQ(out.size(), 6u);
+      for (int64_t p = 0; p < 6; ++p) {
+        double sum = 0;
+        for (int64_t i = 0; i < h * w; ++i) sum += in[static_cast<size_t>(p * h * w + i)];
+        EXPECT_NEAR(out[static_cast<size_t>(p)], sum / static_cast<double>(h * w), 1e-6) << h << "x" << w << " plane " << p;
+      }
+    }
+  }
+}
+
 TEST(AdaptiveAvgPool2d, ThreadCountInvariance) {
   OpTester t = adaptive({3, 5});
   t.random_input({4, 64, 17, 19}, 9);
