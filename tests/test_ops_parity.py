@@ -251,6 +251,14 @@ MAXPOOL_CASES = [
     maxpool_case(3, 2, 1, ceil=True, hw=(6, 141)),
     maxpool_case(3, 3, 1, ceil=True, hw=(4, 110)),
     maxpool_case(3, 2, 1, d=2, hw=(5, 97)),
+    # The SIMD kernels' stride-2 row path (kernels/f32-pool/stride2_rows.h): ResNet's stem
+    # pool at its real size, odd sizes, padding 0 and 1, and rows wider than one pass.
+    maxpool_case(3, 2, 1, hw=(112, 112), c=8, tag="_resnet_stem"),
+    maxpool_case(3, 2, 1, hw=(7, 37)),
+    maxpool_case(3, 2, 1, ceil=True, hw=(9, 39)),
+    maxpool_case(3, 2, 0, ceil=True, hw=(8, 35)),
+    maxpool_case(2, 2, 1, ceil=True, hw=(9, 33)),
+    maxpool_case(2, 2, 0, hw=(5, 301), tag="_two_passes"),
 ]
 
 

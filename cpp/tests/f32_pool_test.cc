@@ -156,6 +156,78 @@ TEST_P(F32MaxPoolTest, SignedZerosAndInfinitiesKeepTheFirstMaximum) {
   }
 }
 
+// The SIMD variants' row path (kernels/f32-pool/stride2_rows.h: windows 2 or 3 columns
+// wide at column stride 2): every width 1..40 (both vector tails, the masked row ends, the
+// fully masked windows of narrow rows) by heights 1..9, padding 0 and 1, floor and ceil.
+std::vector<Case> stride2_row_cases() {
+  std::vector<Case> out;
+  for (int64_t kw : {3, 2}) {
+    for (int64_t pad : {0, 1}) {
+      if (2 * pad > kw) continue;  // PyTorch's limit: padding at most half the window
+      for (int64_t h = 1; h <= 9; ++h) {
+        for (int64_t w = 1; w <= 40; ++w) {
+          if (h + 2 * pad < kw || w + 2 * pad < kw) continue;  // no window at all
+          for (bool ceil_mode : {false, true}) out.push_back({h, w, kw, kw, 2, 2, pad, pad, pad, pad, 1, 1, ceil_mode});
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// Row geometries the row path also takes: other row strides, window heights and dilations
+// (ring spans 1..8), asymmetric pads, a 3x2 window, and rows wider than one 128-column pass.
+std::vector<Case> stride2_row_geometries() {
+  return {
+      {9, 33, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, false},    // row stride 1: each row serves 3 outputs
+      {13, 35, 3, 3, 3, 2, 1, 1, 1, 1, 1, 1, true},    // row stride 3: rows skipped
+      {10, 29, 1, 3, 2, 2, 0, 1, 0, 1, 1, 1, false},   // one-row window
+      {15, 31, 5, 3, 2, 2, 2, 1, 2, 1, 1, 1, false},   // 5 rows
+      {17, 27, 3, 3, 2, 2, 1, 1, 1, 1, 3, 1, true},    // row dilation 3: span 7
+      {17, 27, 4, 3, 1, 2, 0, 1, 2, 1, 2, 1, false},   // span 7, asymmetric row pads
+      {19, 27, 8, 2, 1, 2, 3, 1, 4, 0, 1, 1, false},   // span 8: the whole ring
+      {19, 27, 3, 3, 2, 2, 1, 1, 1, 1, 4, 1, false},   // span 9: past the ring (generic path)
+      {9, 30, 3, 2, 2, 2, 1, 1, 1, 0, 1, 1, true},     // 3x2, right padding only in ceil
+      {7, 37, 3, 3, 2, 2, 0, 1, 1, 0, 1, 1, false},    // asymmetric pads
+      {5, 300, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, false},   // 150 columns: two passes
+      {5, 531, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, true},    // 266 columns: three passes, tails
+      {4, 257, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true},    // exactly 129 columns
+  };
+}
+
+TEST_P(F32MaxPoolTest, Stride2RowPathMatchesReference) {
+  uint32_t seed = 1234;
+  for (const Case& k : stride2_row_cases()) check(k, testing::random_values(2 * k.h * k.w, seed++), 2);
+  for (const Case& k : stride2_row_geometries()) check(k, testing::random_values(3 * k.h * k.w, seed++), 3);
+}
+
+TEST_P(F32MaxPoolTest, Stride2RowPathNaNAndInfinities) {
+  // Scattered NaNs (either sign), +inf and -inf, and signed zeros among the values, over
+  // the row path's tails: a NaN row takes the NaN-tracking passes, its neighbours not.
+  uint32_t seed = 4321;
+  std::vector<Case> shapes = stride2_row_geometries();
+  for (const Case& k : stride2_row_cases()) {
+    if (k.h % 4 == 1 || k.w % 7 == 3) shapes.push_back(k);
+  }
+  for (const Case& k : shapes) {
+    std::vector<float> x = testing::random_values(2 * k.h * k.w, seed++);
+    for (float& v : x) {
+      if (v > 0.93f) {
+        v = NAN;
+      } else if (v < -0.93f) {
+        v = -NAN;
+      } else if (v > 0.8f) {
+        v = std::numeric_limits<float>::infinity();
+      } else if (v < -0.3f) {
+        v = -std::numeric_limits<float>::infinity();
+      } else {
+        v = v < 0.0f ? -0.0f : 0.0f;
+      }
+    }
+    check(k, x, 2);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Variants, F32MaxPoolTest, ::testing::Range(0, testing::variant_count(f32_max_pool2d_variants)),
                          testing::VariantName<F32MaxPoolVariant>{f32_max_pool2d_variants});
 

@@ -1,6 +1,9 @@
 // AVX-512 max-pool kernel (compiled with -mavx512f... for this file only, see
 // CMakeLists.txt; called only when isa_level() allows AVX-512).
 //
+// Windows 2 or 3 columns wide at column stride 2 (ResNet's stem pool) take the separable
+// row path of stride2_rows.h (Avx512Rows below); every other geometry the generic path:
+//
 // 16 output columns per zmm. Columns whose every tap reads inside the input row (the
 // interior, f32_max_pool2d_interior_columns) run in blocks of 4 vectors with plain loads:
 // contiguous for stride 1, two loads with the even lanes kept for stride 2, a gather for
@@ -14,6 +17,7 @@
 #include <limits>
 
 #include "kernels/f32-pool/pool.h"
+#include "kernels/f32-pool/stride2_rows.h"
 #include "kernels/window2d/avx512.h"
 
 // GCC 12 warns that _mm512_max_ps reads an uninitialized value: its headers pass
@@ -117,9 +121,149 @@ void max_pool(const Pool2dShape& s, const float* x, float* y) {
   }
 }
 
+// The row path's passes (kernels/f32-pool/stride2_rows.h) on zmm vectors.
+struct Avx512Rows {
+  // The first `lanes` lanes (none when lanes <= 0).
+  static __mmask16 first_lanes(int64_t lanes) {
+    if (lanes <= 0) return 0;
+    return lanes >= kLanes ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << lanes) - 1u);
+  }
+
+  // One pass's columns, from input column col0 (even, >= 0): output vector v (16 outputs)
+  // loads the 32 input columns col0 + 32v + [0, 32) once, as two aligned-to-the-pass
+  // vectors, and deinterleaves them into E (columns col0 + 32v + 2t) and O (the odd ones
+  // after them). Tap k of output t reads column 2t + d, d = k - pad_left, relative to
+  // col0 + 32v: d = 0 is E, d = 1 is O, d = -1 is O shifted up one lane with the previous
+  // vector's last odd column in lane 0, d = 2 is E shifted down one lane with the next
+  // vector's first even column in lane 15. So every input column is loaded once per row
+  // (unaligned loads that split cache lines cost twice), and the shifts are one valignd.
+  template <int K>
+  class Columns {
+   public:
+    Columns(int64_t width, int64_t col0, int64_t pad_left, int64_t count)
+        : col0_(col0), pad_(pad_left), count_(count), vectors_((count + kLanes - 1) / kLanes) {
+      // Vector vectors_ is the lookahead of the last one (d = 2), often empty.
+      for (int64_t v = 0; v <= vectors_; ++v) {
+        const int64_t rem = width - col0 - 2 * kLanes * v;  // columns of the row from its first
+        full_[v] = rem >= 2 * kLanes;
+        mask_[v][0] = first_lanes(rem);
+        mask_[v][1] = first_lanes(rem - kLanes);
+      }
+      has_prev_ = col0 >= 1 && col0 - 1 < width;
+    }
+
+    template <bool kNan>
+    bool horizontal(const float* row, float* h) const {
+      return pad_ == 0 ? run<kNan, 0>(row, h) : run<kNan, 1>(row, h);
+    }
+
+   private:
+    static constexpr bool kLookahead(int pad) { return K - pad == 3; }
+
+    template <bool kNan, int P>
+    bool run(const float* row, float* h) const {
+      __mmask16 nan = 0;
+      // The odd column before col0 (d = -1 of output 0) in lane 15; -inf in the padding.
+      __m512 prev_odd = neg_inf();
+      if (P == 1 && has_prev_) {
+        const float before = row[col0_ - 1];
+        prev_odd = _mm512_set1_ps(before);
+        if (before != before) nan = 1;
+      }
+      __m512 e, o;
+      load(row, 0, e, o, nan);
+      for (int64_t v = 0; v < vectors_; ++v) {
+        // d = 2 needs the next vector's first even column; d = -1 the previous odd one.
+        __m512 next_e = e, next_o = o;
+        if (kLookahead(P)) load(row, v + 1, next_e, next_o, nan);
+        __m512 taps[K];
+#pragma GCC unroll 3
+        for (int k = 0; k < K; ++k) {
+          const int d = k - P;
+          taps[k] = d == 0   ? e
+                    : d == 1 ? o
+                    : d < 0  ? _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(o),
+                                                                       _mm512_castps_si512(prev_odd), 15))
+                             : _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next_e),
+                                                                       _mm512_castps_si512(e), 1));
+        }
+        // Taps in column order, an earlier one kept on ties.
+        __m512 acc = taps[0];
+        __mmask16 nan_lanes = 0;
+#pragma GCC unroll 3
+        for (int k = 0; k < K; ++k) {
+          if (k > 0) acc = _mm512_max_ps(taps[k], acc);
+          if (kNan) nan_lanes = static_cast<__mmask16>(nan_lanes | _mm512_cmp_ps_mask(taps[k], taps[k], _CMP_UNORD_Q));
+        }
+        if (kNan) acc = result(acc, nan_lanes);
+        const int64_t t = v * kLanes;
+        if (count_ - t >= kLanes) {
+          _mm512_storeu_ps(h + t, acc);
+        } else {
+          _mm512_mask_storeu_ps(h + t, first_lanes(count_ - t), acc);
+        }
+        prev_odd = o;
+        if (kLookahead(P)) {
+          e = next_e;
+          o = next_o;
+        } else if (v + 1 < vectors_) {
+          load(row, v + 1, e, o, nan);
+        }
+      }
+      return nan != 0;
+    }
+
+    // E and O of vector v (masked-off lanes, past the row's end, read -inf and never touch
+    // memory); ORs into `nan` whether a column read is a NaN.
+    void load(const float* row, int64_t v, __m512& e, __m512& o, __mmask16& nan) const {
+      const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+      const int64_t off = col0_ + 2 * kLanes * v;
+      __m512 a, b;
+      if (full_[v]) {
+        a = _mm512_loadu_ps(row + off);
+        b = _mm512_loadu_ps(row + off + kLanes);
+      } else {
+        a = _mm512_mask_loadu_ps(neg_inf(), mask_[v][0], at(row, off));
+        b = _mm512_mask_loadu_ps(neg_inf(), mask_[v][1], at(row, off + kLanes));
+      }
+      nan = static_cast<__mmask16>(nan | _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q));
+      e = _mm512_permutex2var_ps(a, even, b);
+      o = _mm512_permutex2var_ps(a, odd, b);
+    }
+
+    int64_t col0_, pad_, count_, vectors_;
+    bool has_prev_;
+    bool full_[kRowsChunk / kLanes + 1];
+    __mmask16 mask_[kRowsChunk / kLanes + 1][2];
+  };
+
+  template <bool kNan>
+  static void vertical(const float* const* rows, int64_t n, int64_t count, float* out) {
+    for (int64_t t = 0; t < count; t += kLanes) {
+      const bool full = count - t >= kLanes;
+      const __mmask16 m = first_lanes(count - t);
+      __m512 acc = neg_inf();
+      __mmask16 nan = 0;
+      for (int64_t r = 0; r < n; ++r) {
+        const __m512 v = full ? _mm512_loadu_ps(rows[r] + t) : _mm512_maskz_loadu_ps(m, rows[r] + t);
+        acc = r == 0 ? v : _mm512_max_ps(v, acc);
+        if (kNan) nan = static_cast<__mmask16>(nan | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q));
+      }
+      if (kNan) acc = result(acc, nan);
+      if (full) {
+        _mm512_storeu_ps(out + t, acc);
+      } else {
+        _mm512_mask_storeu_ps(out + t, m, acc);
+      }
+    }
+  }
+};
+
 }  // namespace
 
 void f32_max_pool2d_avx512(const Pool2dShape& s, const float* x, float* y) {
+  if (stride2_rows_fit(s)) return max_pool_stride2_rows<Avx512Rows>(s, x, y);
   if (s.stride_w == 1) return max_pool<1>(s, x, y);
   if (s.stride_w == 2) return max_pool<2>(s, x, y);
   max_pool<0>(s, x, y);
