@@ -4,7 +4,9 @@ epilogue MobileNetV2 uses (BN folded, ReLU6, residual add); linear (kernels/f32-
 and column tails, ResNet/MobileNet classifier sizes and a fused ReLU; Winograd F(4x4, 3x3)
 (kernels/f32-winograd: dense stride-1 3x3 convs with >= 16 channels and >= 16 tiles) over
 output sizes that are not multiples of 4, padding 0/1, odd channels, batch 2, and a ResNet
-basic block (BN folded, ReLU, residual add fused). test_isa_levels.py re-runs
+basic block (BN folded, ReLU, residual add fused); indirect GEMM (kernels/f32-igemm: strided
+dense convs with output rows >= 16 wide) over odd widths, 7x7/3x3 stems, stride 3, groups,
+and ResNet's downsampling block (BN folded, ReLU fused into the strided conv). test_isa_levels.py re-runs
 this file at every ISA level. Small tensors: the whole file stays fast.
 """
 
@@ -128,3 +130,48 @@ def test_winograd_basic_block_with_fused_epilogue(tmp_path):
     model = randomize_batchnorm(_BasicBlock(32))
     x = torch.randn(1, 32, 19, 17, generator=torch.Generator().manual_seed(6)) * 2
     check_parity(model, (x,), tmp_path / "basic.dkr")
+
+
+def _conv(c, oc, k, stride, padding, dilation=1, groups=1, bias=True):
+    return lambda: nn.Conv2d(c, oc, k, stride=stride, padding=padding, dilation=dilation, groups=groups, bias=bias)
+
+
+# Strided, not 1x1, output rows >= 16 wide and small weights: the runtime takes indirect GEMM
+# (ops/conv2d_igemm.cc igemm_wins). Widths hit row tails of the 8- and 16-wide tiles.
+IGEMM_CASES = [
+    ("ig7x7_s2_stem_w37", _conv(3, 20, 7, 2, 3, bias=False), (1, 3, 11, 37)),   # OW 19
+    ("ig3x3_s2_stem_w33", _conv(3, 32, 3, 2, 1), (2, 3, 9, 33)),                 # OW 17, batch 2
+    ("ig3x3_s2_w63", _conv(16, 29, 3, 2, 1), (1, 16, 7, 63)),                    # OW 32, 29 channels
+    ("ig3x3_s2_pad0_w41", _conv(8, 16, 3, 2, 0, bias=False), (1, 8, 8, 41)),     # OW 20, no padding
+    ("ig3x3_s3_w52", _conv(4, 12, 3, 3, 1), (1, 4, 10, 52)),                     # stride 3: three phases
+    ("ig5x5_s2_dil2_w45", _conv(4, 8, 5, 2, 4, dilation=2), (1, 4, 9, 45)),      # dilation: one phase
+    ("ig3x3_s2_groups2_w35", _conv(16, 24, 3, 2, 1, groups=2), (1, 16, 6, 35)),
+    ("ig3x5_s21_w19", lambda: nn.Conv2d(6, 10, (3, 5), stride=(2, 1), padding=(1, 2)), (1, 6, 9, 19)),
+]
+
+
+@_params(IGEMM_CASES)
+def test_igemm_conv2d(case, tmp_path):
+    name, build, shape = case
+    torch.manual_seed(0)
+    check_parity(build(), (torch.randn(*shape, generator=torch.Generator().manual_seed(7)),), tmp_path / f"{name}.dkr")
+
+
+class _Downsample(nn.Module):
+    """ResNet's downsampling block: 3x3 stride-2 conv-BN-ReLU, 3x3 conv-BN, + 1x1 stride-2 shortcut, ReLU."""
+
+    def __init__(self, c, oc):
+        super().__init__()
+        self.a = nn.Sequential(nn.Conv2d(c, oc, 3, 2, 1, bias=False), nn.BatchNorm2d(oc), nn.ReLU())
+        self.b = nn.Sequential(nn.Conv2d(oc, oc, 3, 1, 1, bias=False), nn.BatchNorm2d(oc))
+        self.down = nn.Sequential(nn.Conv2d(c, oc, 1, 2, bias=False), nn.BatchNorm2d(oc))
+
+    def forward(self, x):
+        return torch.relu(self.down(x) + self.b(self.a(x)))
+
+
+def test_igemm_downsample_block_with_fused_epilogue(tmp_path):
+    torch.manual_seed(0)
+    model = randomize_batchnorm(_Downsample(16, 24))
+    x = torch.randn(1, 16, 10, 37, generator=torch.Generator().manual_seed(8)) * 2
+    check_parity(model, (x,), tmp_path / "downsample.dkr")
