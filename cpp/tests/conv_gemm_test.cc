@@ -44,6 +44,8 @@ const Case kCases[] = {
     {1, 4, 8, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4},         // groups = C (depthwise multiplier 2)
     {1, 2, 6, 299, 5, 1, 300, 1, 1, 0, 1, 0, 1, 1, 1, 1},     // 1x300 over OW = 2: im2col's general walk
     {1, 2, 6, 299, 5, 2, 300, 2, 1, 1, 1, 1, 0, 1, 1, 1},     // the same with stride, row padding
+    {1, 200, 32, 32, 20, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},    // pointwise, K = 200 over rows 4 KiB apart: packed
+    {1, 150, 32, 33, 20, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},    // the same at K = 150: read in place
 };
 
 enum class Order { kColumns, kTiles };
@@ -124,6 +126,34 @@ TEST(ConvGemm, OpMatchesReferenceWithFusedEpilogue) {
   const Case k = {1, 32, 14, 14, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1};
   testing::ConvOpCase c = testing::conv_op_case(shape_of(k), k.pb, k.pr, 0.0f, 1.5f);
   testing::expect_near_all(c.op.run(), c.expected, 1e-5f);
+}
+
+// A pointwise projection with long reductions and few column panels (MobileNetV2's 14x14
+// 576 -> 96, batch 2): with 49-column tiles its 4 panels go column-first at 2 threads as
+// at 1 (2 + 2 panels), with narrower tiles there are enough panels anyway; every way, the
+// outputs match the reference and are bit-identical at 1 and 2 threads.
+TEST(ConvGemm, OpSplitsFewColumnPanelsEvenlyOverThreads) {
+  const Case k = {2, 576, 14, 14, 96, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1};
+  testing::ConvOpCase c = testing::conv_op_case(shape_of(k), k.pb, k.pr, 0.0f, 6.0f);
+  testing::expect_near_all(c.op.run(), c.expected, 2e-5f);
+}
+
+// A pointwise conv reads its input in place when few output rows share it, unless the
+// reduction is long and its rows lie a page or more apart (then each k step would touch
+// a new page): the rule of make_conv_gemm_plan, on both sides of each bound.
+TEST(ConvGemm, PointwiseReadsInPlaceUnlessLongReductionOverFarRows) {
+  int count = 0;
+  const F32GemmVariant& tile = f32_gemm_variants(&count)[0];  // any tile: the rule counts its panels
+  auto direct = [&](int64_t c, int64_t h, int64_t w, int64_t oc) {
+    const Case k = {1, c, h, w, oc, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1};
+    return make_conv_gemm_plan(shape_of(k), tile).direct;
+  };
+  const int64_t few_rows = tile.mr * 8;
+  EXPECT_TRUE(direct(192, 32, 32, few_rows));       // rows 4 KiB apart, K at the bound
+  EXPECT_FALSE(direct(193, 32, 32, few_rows));      // one more row of reduction
+  EXPECT_TRUE(direct(2048, 31, 33, few_rows));      // rows 4092 bytes apart: any K
+  EXPECT_TRUE(direct(1000, 14, 14, few_rows));      // rows close together: any K
+  EXPECT_FALSE(direct(64, 14, 14, few_rows + 1));   // too many output rows
 }
 
 // Weights large enough that the op packs them over the pool's threads (pieces of at least

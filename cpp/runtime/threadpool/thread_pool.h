@@ -1,6 +1,7 @@
-// Intra-op parallelism: a fixed set of workers that spin briefly (tens of microseconds)
-// after each job, to catch the next op of a forward() without a wake-up, then sleep on a
-// condition variable (never spin forever: an idle pool uses no CPU). parallel_for splits
+// Intra-op parallelism: a fixed set of workers that spin for a bounded time (about a
+// millisecond, yielding the core after the first 50 us) after each job, to catch the next
+// op of a forward() without a wake-up, then sleep on a condition variable (never spin
+// forever: an idle pool uses no CPU). parallel_for splits
 // [0, n) into contiguous chunks, which the workers and the calling thread claim as they
 // get to them, and returns when all are done.
 #pragma once
