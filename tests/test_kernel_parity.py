@@ -175,3 +175,33 @@ def test_igemm_downsample_block_with_fused_epilogue(tmp_path):
     model = randomize_batchnorm(_Downsample(16, 24))
     x = torch.randn(1, 16, 10, 37, generator=torch.Generator().manual_seed(8)) * 2
     check_parity(model, (x,), tmp_path / "downsample.dkr")
+
+
+# Packed GEMM at 7x7 and 14x14 outputs, where the AVX-512 8x49 tile serves (kernels/f32-gemm:
+# 49 columns per tile, the 49th kept transposed in a ymm): row counts that pick it (24, 40,
+# 100 = 12 tiles + 4 rows), outputs of one whole tile (7x7), 48 columns (no 49th), four
+# tiles (14x14) and 140 = 2 tiles + a 42-column tail, B read in place (1x1, <= 8 row tiles)
+# or packed (3x3, stride 1 with too few tiles for Winograd, and stride 2 onto 7x7).
+GEMM49_CASES = [
+    ("g1x1_7x7", _conv(32, 40, 1, 1, 0), (1, 32, 7, 7)),
+    ("g1x1_6x8", _conv(32, 40, 1, 1, 0), (1, 32, 6, 8)),
+    ("g1x1_10x14", _conv(24, 40, 1, 1, 0, bias=False), (1, 24, 10, 14)),
+    ("g1x1_14x14", _conv(16, 40, 1, 1, 0), (1, 16, 14, 14)),
+    ("g1x1_rows100", _conv(16, 100, 1, 1, 0), (1, 16, 7, 7)),
+    ("g3x3_7x7_batch2", _conv(32, 24, 3, 1, 1), (2, 32, 7, 7)),
+    ("g3x3_s2_to_7x7", _conv(16, 40, 3, 2, 1), (1, 16, 14, 14)),
+]
+
+
+@_params(GEMM49_CASES)
+def test_gemm_7x7_outputs(case, tmp_path):
+    name, build, shape = case
+    torch.manual_seed(0)
+    check_parity(build(), (torch.randn(*shape, generator=torch.Generator().manual_seed(9)),), tmp_path / f"{name}.dkr")
+
+
+def test_gemm_7x7_basic_block_with_fused_epilogue(tmp_path):
+    torch.manual_seed(0)
+    model = randomize_batchnorm(_BasicBlock(24))  # both 3x3 convs on 8x49 tiles; + x and ReLU fused
+    x = torch.randn(1, 24, 7, 7, generator=torch.Generator().manual_seed(10)) * 2
+    check_parity(model, (x,), tmp_path / "basic7.dkr")

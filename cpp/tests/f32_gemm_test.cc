@@ -68,13 +68,24 @@ void check_tile(const F32GemmVariant& v, int64_t k, int64_t mr, int64_t nr, bool
   }
 }
 
+// Tile widths to try for a variant: 1, the middle, NR - 1 and NR, plus the widths around
+// each 16-lane vector boundary that fit (a 7x7 output's 49 columns end one lane past three
+// vectors; 17 and 33 leave one lane in the last vector).
+std::vector<int64_t> tile_widths(const F32GemmVariant& v) {
+  std::vector<int64_t> widths = {1, v.nr / 2 + 1, v.nr - 1, v.nr};
+  for (int64_t nr : {15, 16, 17, 31, 32, 33, 47, 48}) {
+    if (nr < v.nr) widths.push_back(nr);
+  }
+  return widths;
+}
+
 TEST_P(F32GemmTest, AllTailsAndDepths) {
   const F32GemmVariant& v = variant();
   const float inf = INFINITY;
   uint32_t seed = 100;
   for (int64_t k : {1, 2, 7, 64, 300}) {
     for (int64_t mr : {int64_t{1}, int64_t{v.mr - 1}, int64_t{v.mr}}) {
-      for (int64_t nr : {int64_t{1}, int64_t{v.nr / 2 + 1}, int64_t{v.nr - 1}, int64_t{v.nr}}) {
+      for (int64_t nr : tile_widths(v)) {
         if (mr < 1 || nr < 1) continue;
         check_tile(v, k, mr, nr, false, false, -inf, inf, seed++);
         check_tile(v, k, mr, nr, true, true, -inf, inf, seed++);
@@ -87,18 +98,22 @@ TEST_P(F32GemmTest, AllTailsAndDepths) {
 TEST_P(F32GemmTest, ClampKeepsNaN) {
   const F32GemmVariant& v = variant();
   const int64_t k = 3;
-  std::vector<float> a(static_cast<size_t>(k * v.mr), 1.0f), b(static_cast<size_t>(k * v.nr), 1.0f);
-  b[1] = NAN;  // column 1 of every row sums a NaN
-  std::vector<float> residual(static_cast<size_t>(v.mr * v.nr), -10.0f);
-  std::vector<float> c(static_cast<size_t>(v.mr * v.nr));
-  GemmEpilogue ep;
-  ep.residual = residual.data();
-  ep.min = 0.0f;
-  ep.max = 6.0f;
-  v.fn(k, a.data(), b.data(), v.nr, c.data(), v.nr, v.mr, v.nr, ep);
-  for (int64_t i = 0; i < v.mr; ++i) {
-    EXPECT_EQ(c[i * v.nr], 0.0f) << v.name;  // 3 - 10 clamped to 0
-    EXPECT_TRUE(std::isnan(c[i * v.nr + 1])) << v.name;
+  // The NaN in column 1, then in the last column (a separate code path in 8x49).
+  for (int64_t nan_col : {int64_t{1}, int64_t{v.nr - 1}}) {
+    const int64_t clamped_col = nan_col == 1 ? v.nr - 1 : 0;
+    std::vector<float> a(static_cast<size_t>(k * v.mr), 1.0f), b(static_cast<size_t>(k * v.nr), 1.0f);
+    b[nan_col] = NAN;  // that column of every row sums a NaN
+    std::vector<float> residual(static_cast<size_t>(v.mr * v.nr), -10.0f);
+    std::vector<float> c(static_cast<size_t>(v.mr * v.nr));
+    GemmEpilogue ep;
+    ep.residual = residual.data();
+    ep.min = 0.0f;
+    ep.max = 6.0f;
+    v.fn(k, a.data(), b.data(), v.nr, c.data(), v.nr, v.mr, v.nr, ep);
+    for (int64_t i = 0; i < v.mr; ++i) {
+      EXPECT_EQ(c[i * v.nr + clamped_col], 0.0f) << v.name;  // 3 - 10 clamped to 0
+      EXPECT_TRUE(std::isnan(c[i * v.nr + nan_col])) << v.name;
+    }
   }
 }
 
@@ -110,7 +125,7 @@ TEST_P(F32GemmTest, UnpackedBMatchesPackedPanel) {
   const F32GemmVariant& v = variant();
   uint32_t seed = 500;
   for (int64_t k : {1, 5, 70}) {
-    for (int64_t nr : {int64_t{1}, int64_t{v.nr / 2 + 1}, int64_t{v.nr - 1}, int64_t{v.nr}}) {
+    for (int64_t nr : tile_widths(v)) {
       SCOPED_TRACE(std::string(v.name) + " k=" + std::to_string(k) + " nr=" + std::to_string(nr));
       const int64_t ldb = v.nr + 9, col0 = 4;  // the tile starts 4 columns into each row
       std::vector<float> matrix = testing::random_values((k - 1) * ldb + col0 + nr, seed++);
@@ -172,6 +187,20 @@ TEST(F32GemmSelect, PicksHighestAvailableIsaAndFewestPaddedElements) {
   EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 24, 3136).name, "avx512_8x32");
   // 64 rows: 8x32 pads nothing but 14x32 pads only 9 %: less than a tenth, it stays.
   EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 64, 3136).name, "avx512_14x32");
+  // A 7x7 output (49 columns): 32-column tiles compute 64, 8x49 computes 49 (and 512 rows
+  // split into 8s exactly).
+  EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 512, 49).name, "avx512_8x49");
+  // 14x14 (196 columns = 4 x 49) by 256 rows: the best 16-column tile, 28x16, computes
+  // 280 x 208; 8x49 saves 14 % of that. At 512 rows 28x16 computes 532 x 208, which 8x49
+  // beats by only 9 %: less than a tenth, 28x16 stays.
+  EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 256, 196).name, "avx512_8x49");
+  EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 512, 196).name, "avx512_28x16");
+  // Winograd writes its B panels one tile per vector lane, 16 at a time: with whole vectors
+  // required, 128 x 49 goes to 14x32 (8x49 computes 30 % less but its NR is 49).
+  EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 128, 49).name, "avx512_8x49");
+  EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 128, 49, 16).name, "avx512_14x32");
+  // An AVX2 machine never sees the 49-column tile: 6x16 serves every shape there.
+  EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx2, 512, 49).name, "avx2_6x16");
 #endif
 }
 

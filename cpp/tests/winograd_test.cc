@@ -214,7 +214,8 @@ TEST(Winograd, OpWithChunksPerThreadAndLeftoverChunk) {
   ASSERT_TRUE(winograd_wins(s));
   const IsaLevel level = isa_level();
   const WinogradPlan plan =
-      make_winograd_plan(s, f32_gemm_select(level, s.out_channels, 72), f32_winograd_select(level));
+      make_winograd_plan(s, f32_gemm_select(level, s.out_channels, 72, f32_winograd_select(level).lanes),
+                         f32_winograd_select(level));
   ASSERT_EQ(plan.tiles, 72);
   ASSERT_EQ(plan.chunks() % 2, 1) << "the case must leave one chunk over at 2 threads";
   ASSERT_GE(plan.chunks(), 3);

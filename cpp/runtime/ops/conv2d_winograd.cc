@@ -116,7 +116,7 @@ Result<std::unique_ptr<OpKernel>> create_conv2d_winograd(const NodeInfo& node, c
   const IsaLevel level = isa_level();
   const F32WinogradVariant& xform = f32_winograd_select(level);
   const int64_t tiles = s.batch * ((s.out_height + 3) / 4) * ((s.out_width + 3) / 4);
-  const WinogradPlan plan = make_winograd_plan(s, f32_gemm_select(level, s.out_channels, tiles), xform);
+  const WinogradPlan plan = make_winograd_plan(s, f32_gemm_select(level, s.out_channels, tiles, xform.lanes), xform);
   const float* weight = constant_f32(node, kWeight);
   // The transformed panels depend on the weight and the microkernel's tile height only.
   std::shared_ptr<const void> packed =

@@ -13,7 +13,7 @@ const F32GemmVariant* f32_gemm_variants(int* count) {
   return variant_list(kVariants, count);
 }
 
-const F32GemmVariant& f32_gemm_select(IsaLevel level, int64_t m, int64_t n) {
+const F32GemmVariant& f32_gemm_select(IsaLevel level, int64_t m, int64_t n, int nr_multiple) {
   int count = 0;
   const F32GemmVariant* variants = f32_gemm_variants(&count);
   // Among the tile shapes of the highest ISA, the one that pads m x n least.
@@ -22,7 +22,7 @@ const F32GemmVariant& f32_gemm_select(IsaLevel level, int64_t m, int64_t n) {
   int64_t best_padded = 0;
   for (int i = 0; i < count; ++i) {
     const F32GemmVariant& v = variants[i];
-    if (v.isa != best_isa) continue;
+    if (v.isa != best_isa || v.nr % nr_multiple != 0) continue;
     const int64_t padded = (m + v.mr - 1) / v.mr * v.mr * ((n + v.nr - 1) / v.nr * v.nr);
     // A smaller tile reads more of A and B per FMA: it must save a tenth of the padded work.
     const bool smaller = best != nullptr && v.mr * v.nr < best->mr * best->nr;

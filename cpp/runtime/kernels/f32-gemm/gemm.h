@@ -29,6 +29,10 @@ using F32GemmUkernel = void (*)(int64_t k, const float* a, const float* b, int64
 
 // The one list of microkernels: X(name, isa, MR, NR). Dispatch, tests and benchmarks all
 // expand it. x86 variants exist only where their translation units are compiled.
+// avx512_8x49 is AVX-512 only (its 49th column rides in a masked ymm with 8 rows per lane
+// group, see avx512.cc); it covers a 7x7 output, and 14x14 / 28x28 / 56x56 ones, in whole
+// tiles. AVX2 keeps 6x16 for every shape: 48 columns are 6 ymm vectors per row, so its
+// 16 registers would hold two rows of accumulators, loading 3x more of B per FMA.
 #define DEPLOYRT_F32_GEMM_PORTABLE(X) X(scalar_4x8, kScalar, 4, 8)
 #if defined(__x86_64__)
 #define DEPLOYRT_F32_GEMM_X86(X) \
@@ -36,7 +40,8 @@ using F32GemmUkernel = void (*)(int64_t k, const float* a, const float* b, int64
   X(avx512_14x32, kAvx512, 14, 32) \
   X(avx512_28x16, kAvx512, 28, 16) \
   X(avx512_16x16, kAvx512, 16, 16) \
-  X(avx512_8x32, kAvx512, 8, 32)
+  X(avx512_8x32, kAvx512, 8, 32)   \
+  X(avx512_8x49, kAvx512, 8, 49)
 #else
 #define DEPLOYRT_F32_GEMM_X86(X)
 #endif
@@ -62,8 +67,13 @@ const F32GemmVariant* f32_gemm_variants(int* count);
 /// available at that level, the one computing the fewest padded elements (ties: list
 /// order). A smaller tile must save at least a tenth of the padded work to win: it reads
 /// more of A and B per FMA. (The 16-accumulator tiles serve outputs of 16, 24 or 32 rows,
-/// which 14- and 28-row tiles pad by 17-75 %.)
-const F32GemmVariant& f32_gemm_select(IsaLevel level, int64_t m, int64_t n);
+/// which 14- and 28-row tiles pad by 17-75 %; 8x49 serves 49 or 196 columns, which
+/// 32-column tiles pad by 31 % or 14 %.)
+/// `nr_multiple`: only tiles whose NR is a multiple of it, for a caller that writes B panels
+/// in groups of that many columns (Winograd's transforms: one tile per vector lane, 1, 8 or
+/// 16 at the scalar, AVX2 and AVX-512 levels, which every level's 8-, 16- or 32-column tiles
+/// meet; 8x49 does not).
+const F32GemmVariant& f32_gemm_select(IsaLevel level, int64_t m, int64_t n, int nr_multiple = 1);
 
 /// Packs rows [row0, row0 + MR) of the row-major matrix w[rows, k] (leading dim ldw) into
 /// the [k][MR] panel layout at `out`; rows at or past `rows` are zero.
