@@ -4,6 +4,8 @@
 // scalar variant, which runs everywhere, so a pick always exists.
 #pragma once
 
+#include <cstdint>
+
 #include "cpu/cpu_features.h"
 
 namespace deployrt {
@@ -23,6 +25,30 @@ IsaLevel highest_variant_isa(const Variant* variants, int count, IsaLevel level)
     if (variants[i].isa <= level && variants[i].isa > best) best = variants[i].isa;
   }
   return best;
+}
+
+/// For a tiled family (GEMM, indirect GEMM): among the variants of the highest ISA level
+/// not above `level` whose NR is a multiple of `nr_multiple`, the one computing the fewest
+/// padded elements of an m x n output, ceil(m / MR) * MR * ceil(n / NR) * NR (ties: list
+/// order). A smaller tile reads more of A and B per FMA: it must save a tenth of the padded
+/// work to win.
+template <class Variant>
+const Variant& least_padded_variant(const Variant* variants, int count, IsaLevel level, int64_t m, int64_t n,
+                                    int nr_multiple) {
+  const IsaLevel best_isa = highest_variant_isa(variants, count, level);
+  const Variant* best = nullptr;
+  int64_t best_padded = 0;
+  for (int i = 0; i < count; ++i) {
+    const Variant& v = variants[i];
+    if (v.isa != best_isa || v.nr % nr_multiple != 0) continue;
+    const int64_t padded = (m + v.mr - 1) / v.mr * v.mr * ((n + v.nr - 1) / v.nr * v.nr);
+    const bool smaller = best != nullptr && v.mr * v.nr < best->mr * best->nr;
+    if (best == nullptr || (smaller ? padded * 10 < best_padded * 9 : padded < best_padded)) {
+      best = &v;
+      best_padded = padded;
+    }
+  }
+  return *best;  // the scalar variant is always in the list (its NR is a multiple of every caller's)
 }
 
 /// The first variant of the family's list (`f32_<family>_variants`) of the highest ISA

@@ -7,14 +7,12 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "kernels/f32-gemm/avx2_tile.h"
 #include "kernels/f32-gemm/gemm.h"
 
 namespace deployrt {
 
 namespace {
-// A local copy of kernels/epilogue.h's clamp: an inline function from a shared header
-// compiled here would carry AVX2 code, and the linker may keep that copy for every caller.
-float clamp_tail(float v, float min, float max) { return v < min ? min : (v > max ? max : v); }
 
 // acc += A x B over k steps. Masked: B is unpacked and the tile narrower than NR, so only
 // the nr columns the tile stores are loaded (the rest of a row may lie past the input).
@@ -45,49 +43,13 @@ void f32_gemm_avx2_6x16(int64_t k, const float* a, const float* b, int64_t ldb, 
                         int64_t nr, const GemmEpilogue& ep) {
   constexpr int MR = 6, NV = 2, NR = 16;
   __m256 acc[MR][NV];
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) {
-    const __m256 init = ep.bias != nullptr && i < mr ? _mm256_set1_ps(ep.bias[i]) : _mm256_setzero_ps();
-    acc[i][0] = init;
-    acc[i][1] = init;
-  }
+  init_accumulators(acc, ep, mr);
   if (ldb != NR && nr < NR) {
     accumulate<true>(k, a, b, ldb, nr, acc);
   } else {
     accumulate<false>(k, a, b, ldb, nr, acc);
   }
-  if (nr == NR) {
-    // max(min, y) / min(max, y) return y when y is NaN: the reference's NaN-keeping clamp.
-    const __m256 lo = _mm256_set1_ps(ep.min), hi = _mm256_set1_ps(ep.max);
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
-      if (i >= mr) break;
-      float* row = c + i * ldc;
-      __m256 y0 = acc[i][0], y1 = acc[i][1];
-      if (ep.residual != nullptr) {
-        const float* res = ep.residual + i * ldc;
-        y0 = _mm256_add_ps(y0, _mm256_loadu_ps(res));
-        y1 = _mm256_add_ps(y1, _mm256_loadu_ps(res + 8));
-      }
-      _mm256_storeu_ps(row, _mm256_min_ps(hi, _mm256_max_ps(lo, y0)));
-      _mm256_storeu_ps(row + 8, _mm256_min_ps(hi, _mm256_max_ps(lo, y1)));
-    }
-    return;
-  }
-  alignas(32) float tile[MR][NR];
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) {
-    _mm256_store_ps(tile[i], acc[i][0]);
-    _mm256_store_ps(tile[i] + 8, acc[i][1]);
-  }
-  for (int64_t i = 0; i < mr; ++i) {
-    float* row = c + i * ldc;
-    const float* res = ep.residual != nullptr ? ep.residual + i * ldc : nullptr;
-    for (int64_t j = 0; j < nr; ++j) {
-      const float v = res != nullptr ? tile[i][j] + res[j] : tile[i][j];
-      row[j] = clamp_tail(v, ep.min, ep.max);
-    }
-  }
+  store_tile(acc, c, ldc, mr, nr, ep);
 }
 
 }  // namespace deployrt

@@ -11,6 +11,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "kernels/f32-gemm/avx512_tile.h"
 #include "kernels/f32-gemm/gemm.h"
 
 // GCC 12 warns that _mm512_max_ps/_mm512_min_ps read an uninitialized value: its headers
@@ -60,18 +61,9 @@ inline void gemm_avx512(int64_t k, const float* a, const float* b, int64_t ldb, 
                         int64_t nr, const GemmEpilogue& ep) {
   constexpr int NR = NV * 16 + (kColumn ? 1 : 0);
   __m512 acc[MR][NV];
-#pragma GCC unroll 32
-  for (int i = 0; i < MR; ++i) {
-    const __m512 init = ep.bias != nullptr && i < mr ? _mm512_set1_ps(ep.bias[i]) : _mm512_setzero_ps();
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[i][v] = init;
-  }
+  init_accumulators(acc, ep, mr);
   __mmask16 mask[NV];
-#pragma GCC unroll 4
-  for (int v = 0; v < NV; ++v) {
-    const int64_t lanes = nr - v * 16;
-    mask[v] = lanes >= 16 ? __mmask16(0xFFFF) : lanes <= 0 ? __mmask16(0) : __mmask16((1u << lanes) - 1u);
-  }
+  column_masks(mask, nr);
   // The transposed column starts from the bias too (rows past mr start from zero).
   const __mmask8 rows = static_cast<__mmask8>(mr >= 8 ? 0xFF : (1u << mr) - 1u);
   __m256 column = kColumn && ep.bias != nullptr ? _mm256_maskz_loadu_ps(rows, ep.bias) : _mm256_setzero_ps();
@@ -82,32 +74,18 @@ inline void gemm_avx512(int64_t k, const float* a, const float* b, int64_t ldb, 
   } else {
     accumulate<MR, NV, false, false>(k, a, b, ldb, mask, acc, column);
   }
-  // Epilogue: + residual, then clamp. max(min, y) / min(max, y) return y (the second
-  // operand) when y is NaN, which keeps NaN as the reference clamp does.
-  const __m512 lo = _mm512_set1_ps(ep.min), hi = _mm512_set1_ps(ep.max);
-#pragma GCC unroll 32
-  for (int i = 0; i < MR; ++i) {
-    if (i >= mr) break;
-    float* row = c + i * ldc;
-    const float* res = ep.residual != nullptr ? ep.residual + i * ldc : nullptr;
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) {
-      __m512 y = acc[i][v];
-      if (res != nullptr) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask[v], res + v * 16));
-      y = _mm512_min_ps(hi, _mm512_max_ps(lo, y));
-      _mm512_mask_storeu_ps(row + v * 16, mask[v], y);
-    }
-  }
+  store_tile(acc, mask, c, ldc, mr, ep);
   if (kColumn && nr == NR) {
     // One element per row, ldc apart, once per tile: the residual and the result go
     // through a small buffer element by element (a gather/scatter would need 32-bit
-    // offsets, i.e. planes under 2^31 / 8 floats).
+    // offsets, i.e. planes under 2^31 / 8 floats). The clamp keeps NaN as store_tile's.
+    const __m256 lo = _mm256_set1_ps(ep.min), hi = _mm256_set1_ps(ep.max);
     alignas(32) float column_buffer[8] = {};
     if (ep.residual != nullptr) {
       for (int64_t i = 0; i < mr; ++i) column_buffer[i] = ep.residual[i * ldc + NV * 16];
     }
     __m256 y = _mm256_add_ps(column, _mm256_load_ps(column_buffer));
-    y = _mm256_min_ps(_mm512_castps512_ps256(hi), _mm256_max_ps(_mm512_castps512_ps256(lo), y));
+    y = _mm256_min_ps(hi, _mm256_max_ps(lo, y));
     _mm256_store_ps(column_buffer, y);
     for (int64_t i = 0; i < mr; ++i) c[i * ldc + NV * 16] = column_buffer[i];
   }

@@ -16,22 +16,7 @@ const F32GemmVariant* f32_gemm_variants(int* count) {
 const F32GemmVariant& f32_gemm_select(IsaLevel level, int64_t m, int64_t n, int nr_multiple) {
   int count = 0;
   const F32GemmVariant* variants = f32_gemm_variants(&count);
-  // Among the tile shapes of the highest ISA, the one that pads m x n least.
-  const IsaLevel best_isa = highest_variant_isa(variants, count, level);
-  const F32GemmVariant* best = nullptr;
-  int64_t best_padded = 0;
-  for (int i = 0; i < count; ++i) {
-    const F32GemmVariant& v = variants[i];
-    if (v.isa != best_isa || v.nr % nr_multiple != 0) continue;
-    const int64_t padded = (m + v.mr - 1) / v.mr * v.mr * ((n + v.nr - 1) / v.nr * v.nr);
-    // A smaller tile reads more of A and B per FMA: it must save a tenth of the padded work.
-    const bool smaller = best != nullptr && v.mr * v.nr < best->mr * best->nr;
-    if (best == nullptr || (smaller ? padded * 10 < best_padded * 9 : padded < best_padded)) {
-      best = &v;
-      best_padded = padded;
-    }
-  }
-  return *best;  // the scalar variant is always in the list
+  return least_padded_variant(variants, count, level, m, n, nr_multiple);
 }
 
 void f32_gemm_pack_a(const float* w, int64_t rows, int64_t k, int64_t ldw, int64_t row0, int mr, float* out) {

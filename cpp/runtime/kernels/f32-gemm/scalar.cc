@@ -1,7 +1,7 @@
 // Portable microkernel: plain C++ the compiler may vectorize for the baseline ISA. It is
 // also what aarch64 (and DEPLOYRT_ISA=scalar) runs.
-#include "kernels/epilogue.h"
 #include "kernels/f32-gemm/gemm.h"
+#include "kernels/f32-gemm/scalar_tile.h"
 
 namespace deployrt {
 
@@ -9,10 +9,7 @@ void f32_gemm_scalar_4x8(int64_t k, const float* a, const float* b, int64_t ldb,
                          int64_t nr, const GemmEpilogue& ep) {
   constexpr int MR = 4, NR = 8;
   float acc[MR][NR];
-  for (int i = 0; i < MR; ++i) {
-    const float init = ep.bias != nullptr && i < mr ? ep.bias[i] : 0.0f;
-    for (int j = 0; j < NR; ++j) acc[i][j] = init;
-  }
+  init_accumulators(acc, ep, mr);
   // Columns past nr are never stored: computing only nr of them reads nothing past an
   // unpacked B's rows.
   for (int64_t p = 0; p < k; ++p) {
@@ -22,14 +19,7 @@ void f32_gemm_scalar_4x8(int64_t k, const float* a, const float* b, int64_t ldb,
       for (int j = 0; j < nr; ++j) acc[i][j] += ap[i] * bp[j];
     }
   }
-  for (int64_t i = 0; i < mr; ++i) {
-    float* row = c + i * ldc;
-    const float* res = ep.residual != nullptr ? ep.residual + i * ldc : nullptr;
-    for (int64_t j = 0; j < nr; ++j) {
-      const float v = res != nullptr ? acc[i][j] + res[j] : acc[i][j];
-      row[j] = clamp_keep_nan(v, ep.min, ep.max);
-    }
-  }
+  store_tile(acc, c, ldc, mr, nr, ep);
 }
 
 }  // namespace deployrt

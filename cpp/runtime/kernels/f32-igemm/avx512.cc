@@ -7,6 +7,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "kernels/f32-gemm/avx512_tile.h"
 #include "kernels/f32-igemm/igemm.h"
 
 // GCC 12 warns that _mm512_max_ps/_mm512_min_ps read an uninitialized value: its headers
@@ -21,12 +22,7 @@ template <int MR, int NV>
 inline void igemm_avx512(int64_t k, const float* a, const float* b, const int64_t* offsets, float* c, int64_t ldc,
                          int64_t mr, int64_t nr, const GemmEpilogue& ep) {
   __m512 acc[MR][NV];
-#pragma GCC unroll 32
-  for (int i = 0; i < MR; ++i) {
-    const __m512 init = ep.bias != nullptr && i < mr ? _mm512_set1_ps(ep.bias[i]) : _mm512_setzero_ps();
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[i][v] = init;
-  }
+  init_accumulators(acc, ep, mr);
   for (int64_t p = 0; p < k; ++p) {
     // The weights stream from memory once per call in late layers: fetched 48 steps
     // ahead as in f32-gemm/avx512.cc. A prefetch past the panel never faults.
@@ -44,27 +40,8 @@ inline void igemm_avx512(int64_t k, const float* a, const float* b, const int64_
     a += MR;
   }
   __mmask16 mask[NV];
-#pragma GCC unroll 4
-  for (int v = 0; v < NV; ++v) {
-    const int64_t lanes = nr - v * 16;
-    mask[v] = lanes >= 16 ? __mmask16(0xFFFF) : lanes <= 0 ? __mmask16(0) : __mmask16((1u << lanes) - 1u);
-  }
-  // max(min, y) / min(max, y) return y (the second operand) when y is NaN: the
-  // reference's NaN-keeping clamp.
-  const __m512 lo = _mm512_set1_ps(ep.min), hi = _mm512_set1_ps(ep.max);
-#pragma GCC unroll 32
-  for (int i = 0; i < MR; ++i) {
-    if (i >= mr) break;
-    float* row = c + i * ldc;
-    const float* res = ep.residual != nullptr ? ep.residual + i * ldc : nullptr;
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) {
-      __m512 y = acc[i][v];
-      if (res != nullptr) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask[v], res + v * 16));
-      y = _mm512_min_ps(hi, _mm512_max_ps(lo, y));
-      _mm512_mask_storeu_ps(row + v * 16, mask[v], y);
-    }
-  }
+  column_masks(mask, nr);
+  store_tile(acc, mask, c, ldc, mr, ep);
 }
 
 }  // namespace
