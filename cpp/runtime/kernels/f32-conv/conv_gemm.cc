@@ -33,12 +33,7 @@ ConvGemmPlan make_conv_gemm_plan(const Conv2dShape& s, const F32GemmVariant& uke
 
 void f32_conv_gemm_pack_weight_panels(const ConvGemmPlan& p, const float* weight, float* out, int64_t begin,
                                       int64_t end) {
-  for (int64_t panel = begin; panel < end; ++panel) {
-    const int64_t g = panel / p.m_panels, m = panel % p.m_panels;
-    // The group's weights are a row-major [oc_per_group, k] matrix.
-    const float* wg = weight + g * p.oc_per_group * p.k;
-    f32_gemm_pack_a(wg, p.oc_per_group, p.k, p.k, m * p.ukernel.mr, p.ukernel.mr, out + panel * p.a_panel_floats());
-  }
+  pack_conv_weight_panels(p, weight, out, begin, end);
 }
 
 namespace {

@@ -42,6 +42,19 @@ ConvGemmPlan make_conv_gemm_plan(const Conv2dShape& shape, const F32GemmVariant&
 inline size_t f32_conv_gemm_packed_floats(const ConvGemmPlan& plan) {
   return static_cast<size_t>(plan.shape.groups * plan.m_panels * plan.a_panel_floats());
 }
+/// A panels [begin, end) (index group * m_panels + m) of weight [OC, C/groups, KH, KW] for
+/// any conv plan with oc_per_group, k, m_panels and ukernel.mr: the GEMM and the indirect
+/// GEMM (conv_igemm.h) pack the same panels.
+template <class Plan>
+void pack_conv_weight_panels(const Plan& p, const float* weight, float* out, int64_t begin, int64_t end) {
+  for (int64_t panel = begin; panel < end; ++panel) {
+    const int64_t g = panel / p.m_panels, m = panel % p.m_panels;
+    // The group's weights are a row-major [oc_per_group, k] matrix.
+    const float* wg = weight + g * p.oc_per_group * p.k;
+    f32_gemm_pack_a(wg, p.oc_per_group, p.k, p.k, m * p.ukernel.mr, p.ukernel.mr, out + panel * p.a_panel_floats());
+  }
+}
+
 /// Packs A panels [begin, end) (index group * m_panels + m) into `out`, a 64-byte aligned
 /// buffer of f32_conv_gemm_packed_floats: panels are independent, so a load spreads them
 /// over threads.

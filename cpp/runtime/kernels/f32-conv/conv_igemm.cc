@@ -121,12 +121,7 @@ bool make_conv_igemm_plan(const Conv2dShape& s, const F32IgemmVariant& ukernel, 
 
 void f32_conv_igemm_pack_weight_panels(const ConvIgemmPlan& p, const float* weight, float* out, int64_t begin,
                                        int64_t end) {
-  for (int64_t panel = begin; panel < end; ++panel) {
-    const int64_t g = panel / p.m_panels, m = panel % p.m_panels;
-    // The group's weights are a row-major [oc_per_group, k] matrix.
-    const float* wg = weight + g * p.oc_per_group * p.k;
-    f32_gemm_pack_a(wg, p.oc_per_group, p.k, p.k, m * p.ukernel.mr, p.ukernel.mr, out + panel * p.a_panel_floats());
-  }
+  pack_conv_weight_panels(p, weight, out, begin, end);
 }
 
 void f32_conv_igemm_pack_input(const ConvIgemmPlan& p, const float* x_image, float* workspace, int64_t begin,

@@ -23,6 +23,7 @@
 #include <memory>
 
 #include "kernels/epilogue.h"
+#include "kernels/f32-conv/conv_gemm.h"
 #include "kernels/f32-igemm/igemm.h"
 #include "kernels/reference/conv2d_ref.h"
 
