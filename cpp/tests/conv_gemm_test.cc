@@ -156,6 +156,25 @@ TEST(ConvGemm, PointwiseReadsInPlaceUnlessLongReductionOverFarRows) {
   EXPECT_FALSE(direct(64, 14, 14, few_rows + 1));   // too many output rows
 }
 
+// B panels packed in pieces along the channels (fewer panels than threads) are the same
+// bytes as whole panels, for any number of pieces, with padding and a column tail.
+TEST(ConvGemm, PanelPiecesPackTheSameBytesAsWholePanels) {
+  const Case k = {1, 13, 9, 9, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1};  // 5x5 output: one panel
+  int count = 0;
+  const F32GemmVariant& tile = f32_gemm_variants(&count)[0];
+  const ConvGemmPlan plan = make_conv_gemm_plan(shape_of(k), tile);
+  const std::vector<float> x = testing::random_values(k.c * k.h * k.w, 3);
+  std::vector<float> whole(plan.workspace_bytes() / sizeof(float), -1.0f);
+  f32_conv_gemm_pack_b(plan, x.data(), whole.data(), 0, plan.groups_columns());
+  for (int64_t parts : {1, 2, 3, 5, 13}) {
+    std::vector<float> pieces(whole.size(), -2.0f);
+    // Out of order, as threads may claim them.
+    f32_conv_gemm_pack_b_pieces(plan, parts, x.data(), pieces.data(), parts / 2, plan.groups_columns() * parts);
+    f32_conv_gemm_pack_b_pieces(plan, parts, x.data(), pieces.data(), 0, parts / 2);
+    EXPECT_EQ(pieces, whole) << parts << " pieces";
+  }
+}
+
 // Weights large enough that the op packs them over the pool's threads (pieces of at least
 // 512 KiB: 256 -> 288 channels, 3x3, so ~130 KiB per A panel and a row tail): the panels
 // packed by the second thread must be the same as packed by one.

@@ -1,5 +1,6 @@
 // conv2d (docs/ops.md code 1): x[N,C,H,W], weight[OC,C/groups,KH,KW], [bias[OC]], [residual],
 // with the fused epilogue attributes act_min / act_max.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
@@ -144,7 +145,15 @@ class Conv2dGemmKernel final : public OpKernel {
             },
             grain_for(work_product({tile_work, plan_.m_panels})));
       } else {
-        if (!plan_.direct) {
+        if (!plan_.direct && s.groups == 1 && columns < pool.num_threads()) {
+          // Fewer panels than threads (a 7x7 output is one panel): cut them along the
+          // channels so every thread packs a piece (ResNet layer4's 3x3 convs at 2 threads).
+          const int64_t parts = std::min<int64_t>(s.in_channels, 4 * pool.num_threads());
+          pool.parallel_for(
+              columns * parts,
+              [&](int64_t begin, int64_t end) { f32_conv_gemm_pack_b_pieces(plan_, parts, xn, b, begin, end); },
+              grain_for(plan_.b_panel_floats() / parts));
+        } else if (!plan_.direct) {
           pool.parallel_for(
               columns, [&](int64_t begin, int64_t end) { f32_conv_gemm_pack_b(plan_, xn, b, begin, end); },
               grain_for(plan_.b_panel_floats()));

@@ -77,6 +77,20 @@ void f32_conv_gemm_pack_b(const ConvGemmPlan& p, const float* x_image, float* wo
   }
 }
 
+void f32_conv_gemm_pack_b_pieces(const ConvGemmPlan& p, int64_t parts, const float* x_image, float* workspace,
+                                 int64_t begin, int64_t end) {
+  const Conv2dShape& s = p.shape;
+  const int64_t plane = s.in_height * s.in_width, rows_per_channel = s.kernel_h * s.kernel_w;
+  for (int64_t i = begin; i < end; ++i) {
+    const int64_t panel = i / parts, part = i % parts;
+    const int64_t c0 = part * s.in_channels / parts, c1 = (part + 1) * s.in_channels / parts;
+    Conv2dShape piece = s;  // the channels [c0, c1) of the image
+    piece.in_channels = c1 - c0;
+    f32_im2col_panel(piece, x_image + c0 * plane, panel * p.ukernel.nr, p.ukernel.nr,
+                     workspace + panel * p.b_panel_floats() + c0 * rows_per_channel * p.ukernel.nr);
+  }
+}
+
 void f32_conv_gemm_tiles(const ConvGemmPlan& p, const float* packed_a, const float* x_image, const float* workspace,
                          const float* bias, const float* residual, Activation act, float* y, int64_t begin,
                          int64_t end) {

@@ -66,6 +66,13 @@ void f32_conv_gemm_pack_weight_panels(const ConvGemmPlan& plan, const float* wei
 void f32_conv_gemm_pack_b(const ConvGemmPlan& plan, const float* x_image, float* workspace, int64_t begin,
                           int64_t end);
 
+/// The same B panels cut into `parts` pieces each along the channels (one group only:
+/// panel rows are channel-major, so a piece is a contiguous run of the panel), piece index
+/// = panel * parts + part, [begin, end): a 7x7 output is a single 49-column panel, which
+/// f32_conv_gemm_pack_b could only give to one thread.
+void f32_conv_gemm_pack_b_pieces(const ConvGemmPlan& plan, int64_t parts, const float* x_image, float* workspace,
+                                 int64_t begin, int64_t end);
+
 /// Output tiles [begin, end) of one image, from packed A and the packed B panels in
 /// `workspace` (for a direct plan: from the image `x_image` itself). Tile t is (group, m, n)
 /// in row-major order over [groups][m_panels][n_panels] (weights-major: an A panel stays in
