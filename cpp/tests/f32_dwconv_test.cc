@@ -57,19 +57,7 @@ std::vector<Case> cases() {
   return out;
 }
 
-class F32DwConvTest : public ::testing::TestWithParam<int> {
- protected:
-  const F32DwConvVariant& variant() const {
-    int count = 0;
-    return f32_dwconv_variants(&count)[GetParam()];
-  }
-  void SetUp() override {
-    if (static_cast<int>(variant().isa) > static_cast<int>(host_isa())) {
-      GTEST_SKIP() << "f32_dwconv_" << variant().name << " needs " << isa_name(variant().isa)
-                   << "; this host has " << isa_name(host_isa());
-    }
-  }
-};
+class F32DwConvTest : public testing::VariantTest<F32DwConvVariant, f32_dwconv_variants> {};
 
 TEST_P(F32DwConvTest, MatchesReferenceOverTailsAndEpilogues) {
   const F32DwConvVariant& v = variant();

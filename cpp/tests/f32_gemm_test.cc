@@ -15,19 +15,7 @@ namespace {
 
 using testing::host_isa;
 
-class F32GemmTest : public ::testing::TestWithParam<int> {
- protected:
-  const F32GemmVariant& variant() const {
-    int count = 0;
-    return f32_gemm_variants(&count)[GetParam()];
-  }
-  void SetUp() override {
-    if (static_cast<int>(variant().isa) > static_cast<int>(host_isa())) {
-      GTEST_SKIP() << variant().name << " needs " << isa_name(variant().isa) << "; this host has "
-                   << isa_name(host_isa());
-    }
-  }
-};
+class F32GemmTest : public testing::VariantTest<F32GemmVariant, f32_gemm_variants> {};
 
 // C = clamp(bias + A.B + residual) for an mr x nr tile of a matrix with row stride ldc.
 void check_tile(const F32GemmVariant& v, int64_t k, int64_t mr, int64_t nr, bool bias_on, bool residual_on,

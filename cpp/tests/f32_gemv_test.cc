@@ -19,19 +19,7 @@ namespace {
 
 using testing::host_isa;
 
-class F32GemvTest : public ::testing::TestWithParam<int> {
- protected:
-  const F32GemvVariant& variant() const {
-    int count = 0;
-    return f32_gemv_variants(&count)[GetParam()];
-  }
-  void SetUp() override {
-    if (static_cast<int>(variant().isa) > static_cast<int>(host_isa())) {
-      GTEST_SKIP() << "f32_gemv_" << variant().name << " needs " << isa_name(variant().isa) << "; this host has "
-                   << isa_name(host_isa());
-    }
-  }
-};
+class F32GemvTest : public testing::VariantTest<F32GemvVariant, f32_gemv_variants> {};
 
 void check_block(const F32GemvVariant& v, int64_t k, int64_t mr, int64_t nr, bool bias_on, bool residual_on, float lo,
                  float hi, uint32_t seed) {

@@ -18,19 +18,7 @@ namespace {
 
 using testing::host_isa;
 
-class F32IgemmTest : public ::testing::TestWithParam<int> {
- protected:
-  const F32IgemmVariant& variant() const {
-    int count = 0;
-    return f32_igemm_variants(&count)[GetParam()];
-  }
-  void SetUp() override {
-    if (static_cast<int>(variant().isa) > static_cast<int>(host_isa())) {
-      GTEST_SKIP() << variant().name << " needs " << isa_name(variant().isa) << "; this host has "
-                   << isa_name(host_isa());
-    }
-  }
-};
+class F32IgemmTest : public testing::VariantTest<F32IgemmVariant, f32_igemm_variants> {};
 
 // k B rows of NR floats at shuffled, sometimes overlapping places of one buffer (as a
 // conv's taps read overlapping runs), the buffer ending NR floats past the last row's start.

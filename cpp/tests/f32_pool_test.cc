@@ -83,19 +83,8 @@ bool same_value(float a, float b) {
   return std::memcmp(&a, &b, sizeof(float)) == 0;
 }
 
-class F32MaxPoolTest : public ::testing::TestWithParam<int> {
+class F32MaxPoolTest : public testing::VariantTest<F32MaxPoolVariant, f32_max_pool2d_variants> {
  protected:
-  const F32MaxPoolVariant& variant() const {
-    int count = 0;
-    return f32_max_pool2d_variants(&count)[GetParam()];
-  }
-  void SetUp() override {
-    if (static_cast<int>(variant().isa) > static_cast<int>(host_isa())) {
-      GTEST_SKIP() << "f32_max_pool2d_" << variant().name << " needs " << isa_name(variant().isa)
-                   << "; this host has " << isa_name(host_isa());
-    }
-  }
-
   // Runs the variant plane by plane and checks every output against the reference, and
   // that nothing is stored past the end.
   void check(const Case& k, const std::vector<float>& x, int64_t planes) {

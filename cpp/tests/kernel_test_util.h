@@ -38,6 +38,24 @@ struct VariantName {
   }
 };
 
+/// Fixture of a test parameterized over the indices of a kernel's variant list (`kList`,
+/// instantiated with variant_count and VariantName above): variant() is the one under
+/// test; one needing an ISA this host lacks is skipped.
+template <class Variant, const Variant* (*kList)(int*)>
+class VariantTest : public ::testing::TestWithParam<int> {
+ protected:
+  const Variant& variant() const {
+    int count = 0;
+    return kList(&count)[GetParam()];
+  }
+  void SetUp() override {
+    if (static_cast<int>(variant().isa) > static_cast<int>(host_isa())) {
+      GTEST_SKIP() << variant().name << " needs " << isa_name(variant().isa) << "; this host has "
+                   << isa_name(host_isa());
+    }
+  }
+};
+
 /// Output extent of one dim of a 2-d window (PyTorch's conv / pool formula; ops/window2d.cc).
 inline int64_t window_out_size(int64_t in, int64_t k, int64_t s, int64_t pad_begin, int64_t pad_end, int64_t d,
                                bool ceil_mode = false) {
