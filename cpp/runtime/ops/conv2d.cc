@@ -10,6 +10,7 @@
 #include "kernels/f32-dwconv/dwconv.h"
 #include "kernels/reference/conv2d_ref.h"
 #include "ops/activation_attrs.h"
+#include "ops/conv_weight_panels.h"
 #include "ops/conv2d_igemm.h"
 #include "ops/conv2d_winograd.h"
 #include "ops/ops.h"
@@ -274,21 +275,7 @@ Result<std::unique_ptr<OpKernel>> create_conv2d(const NodeInfo& node) {
   if (use_gemm(node, s)) {
     const ConvGemmPlan plan =
         make_conv_gemm_plan(s, f32_gemm_select(isa_level(), s.out_channels / s.groups, s.out_height * s.out_width));
-    // The A panels depend on the weight, the tile height and the groups only.
-    const float* weight = constant_f32(node, kWeight);
-    std::shared_ptr<const void> packed =
-        packed_weights(node, {weight, kConvGemmPacking, {plan.ukernel.mr, s.groups, 0}},
-                       f32_conv_gemm_packed_floats(plan) * sizeof(float), [&] {
-          AlignedBuffer buffer(aligned_malloc_or_null(f32_conv_gemm_packed_floats(plan) * sizeof(float)));
-          if (buffer) {
-            float* out = static_cast<float*>(buffer.get());
-            parallel_pack(s.groups * plan.m_panels, plan.a_panel_floats() * int64_t{sizeof(float)},
-                          [&](int64_t begin, int64_t end) {
-                            f32_conv_gemm_pack_weight_panels(plan, weight, out, begin, end);
-                          });
-          }
-          return buffer;
-        });
+    std::shared_ptr<const void> packed = conv_weight_panels(node, plan);
     if (!packed) return node.error("out of memory packing weights " + node.inputs[kWeight].to_string());
     return std::unique_ptr<OpKernel>(new Conv2dGemmKernel(plan, std::move(packed), a.act));
   }

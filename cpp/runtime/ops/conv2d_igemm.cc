@@ -4,6 +4,7 @@
 
 #include "cpu/cpu_features.h"
 #include "kernels/f32-conv/conv_igemm.h"
+#include "ops/conv_weight_panels.h"
 #include "ops/parallel.h"
 #include "ops/validate.h"
 #include "ops/weight_cache.h"
@@ -83,21 +84,7 @@ Result<std::unique_ptr<OpKernel>> create_conv2d_igemm(const NodeInfo& node, cons
   if (!make_conv_igemm_plan(s, f32_igemm_select(isa_level(), s.out_channels / s.groups, s.out_width), &plan)) {
     return node.error("out of memory making the conv offset table of " + node.inputs[kWeight].to_string());
   }
-  const float* weight = constant_f32(node, kWeight);
-  // Same panels (and key) as the im2col + GEMM path: the weight, the tile height, the groups.
-  std::shared_ptr<const void> packed =
-      packed_weights(node, {weight, kConvGemmPacking, {plan.ukernel.mr, s.groups, 0}},
-                     f32_conv_igemm_packed_floats(plan) * sizeof(float), [&] {
-        AlignedBuffer buffer(aligned_malloc_or_null(f32_conv_igemm_packed_floats(plan) * sizeof(float)));
-        if (buffer) {
-          float* out = static_cast<float*>(buffer.get());
-          parallel_pack(s.groups * plan.m_panels, plan.a_panel_floats() * int64_t{sizeof(float)},
-                        [&](int64_t begin, int64_t end) {
-                          f32_conv_igemm_pack_weight_panels(plan, weight, out, begin, end);
-                        });
-        }
-        return buffer;
-      });
+  std::shared_ptr<const void> packed = conv_weight_panels(node, plan);
   if (!packed) return node.error("out of memory packing weights " + node.inputs[kWeight].to_string());
   return std::unique_ptr<OpKernel>(new Conv2dIgemmKernel(plan, std::move(packed), act));
 }
