@@ -50,8 +50,9 @@ def test_prepacked_archive_follows_the_spec(archives):
     plain = read_archive((d / "plain.dkr").read_bytes())
     data = (d / "prepacked.dkr").read_bytes()
     archive = read_archive(data)
-    assert archive.header.version_minor == 4
-    assert archive.metadata()["format_version"] == "1.4"
+    # 1.5: prepacking also writes TENSOR_CRCS (tests/test_tensor_crcs.py).
+    assert archive.header.version_minor == 5
+    assert archive.metadata()["format_version"] == "1.5"
     entries = archive.packed_weights()  # checks every rule of the section
     layouts = {e["layout"] for e in entries}
     assert layouts == {1, 2, 3}, layouts  # conv GEMM, GEMV (fc), Winograd (3x3 at 64x64)
@@ -91,7 +92,7 @@ def test_a_malformed_section_is_rejected(archives, tmp_path):
     pw = next(s for s in sections if s[0] == 7)
     pw[1] = pw[1][:16 + 4] + struct.pack("<I", 9) + pw[1][16 + 8:]  # entry 0 layout 9
     bad = tmp_path / "bad.dkr"
-    bad.write_bytes(_assemble([tuple(s) for s in sections], 4))
+    bad.write_bytes(_assemble([tuple(s) for s in sections], 5))
     from deploykit.archive.reader import read
 
     with pytest.raises(ArchiveError, match="PACKED_WEIGHTS: entry 0: layout 9 is not a layout code"):

@@ -7,6 +7,7 @@
 
 #include "api/module_impl.h"
 #include "api/parallel_checksum.h"
+#include "api/tensor_checksums.h"
 #include "archive/packed_weights.h"
 #include "archive/read_file.h"
 #include "core/limits.h"
@@ -38,6 +39,51 @@ const std::vector<TensorInfo>& no_infos() {
   return empty;
 }
 
+// Per-tensor CRCs (format 1.5), once the ops are prepared: the packed bytes the kernels
+// read in place, and the raw weights of prepacked entries unless every kernel on them took
+// a packed entry in place (a raw weight some kernel packed at load or reads at run time is
+// checked). A weight fully superseded by in-place entries is never read and not checked.
+Status verify_prepacked_tensors(const archive::ArchiveView& view, const WeightCache& weights,
+                                const std::vector<archive::PackedWeightEntry>& entries, ThreadPool& pool,
+                                const archive::MmapFile* file) {
+  // How many kernels and graph outputs use each tensor raw, and how many of those took
+  // an in-place packed entry instead.
+  std::vector<uint64_t> uses(view.tensor_count(), 0), in_place(view.tensor_count(), 0);
+  auto use = [&](uint32_t id) {
+    if (id == archive::kNone) return;
+    const archive::ValueEntry value = view.value(id);
+    if (value.kind == archive::ValueKind::kConstant) ++uses[value.tensor];
+  };
+  for (uint32_t n = 0; n < view.node_count(); ++n) {
+    const archive::NodeEntry node = view.node(n);
+    for (uint32_t k = 0; k < node.input_count; ++k) use(view.index_at(uint64_t{node.input_begin} + k));
+  }
+  for (uint32_t g = 0; g < view.graph_count(); ++g) {
+    const archive::GraphEntry graph = view.graph(g);
+    for (uint32_t k = 0; k < graph.output_count; ++k) use(view.index_at(uint64_t{graph.output_begin} + k));
+  }
+  std::vector<uint32_t> tensors;
+  for (const WeightCache::Entry& e : weights.entries()) {
+    if (!e.in_place) continue;
+    for (const archive::PackedWeightEntry& p : entries) {
+      if (view.tensor_data(p.data_tensor) != e.data.get()) continue;
+      tensors.push_back(p.data_tensor);
+      in_place[p.source_tensor] += e.uses;
+    }
+  }
+  std::vector<uint32_t> raw;
+  for (const archive::PackedWeightEntry& p : entries) {
+    if (in_place[p.source_tensor] < uses[p.source_tensor]) raw.push_back(p.source_tensor);
+  }
+  tensors.insert(tensors.end(), raw.begin(), raw.end());
+  Status checked = verify_tensor_crcs(view, std::move(tensors), pool);
+  // The raw weights were packed and released before this check faulted them back in.
+  if (file != nullptr) {
+    for (uint32_t t : raw) file->release_resident_range(view.tensor_data(t), static_cast<size_t>(view.tensor(t).nbytes));
+  }
+  return checked;
+}
+
 Status not_loaded() { return Status(ErrorCode::kInternal, "Module is empty (default-constructed, not loaded)"); }
 
 }  // namespace
@@ -64,9 +110,14 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
   impl->num_threads = options.num_threads > 0 ? options.num_threads
                                               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   impl->pool_ = std::make_unique<ThreadPool>(impl->num_threads);
-  Result<archive::ArchiveView> view = archive::ArchiveView::verify(data, size, parallel_crc32c(*impl->pool_));
+  // With per-tensor CRCs (format 1.5) the whole WEIGHTS section is not read: the tensors
+  // this Module reads are checked below, before anything runs (api/tensor_checksums.h).
+  Result<archive::ArchiveView> view =
+      archive::ArchiveView::verify(data, size, parallel_crc32c(*impl->pool_),
+                                   archive::ArchiveView::WeightsCheck::kPerTensorWhenAvailable);
   if (!view.ok()) return view.status();
   impl->view_ = view.value();
+  const bool per_tensor = !impl->view_.weights_verified();
   Result<archive::TestVectors> test_vectors = archive::parse_test_vectors(impl->view_);
   if (!test_vectors.ok()) return test_vectors.status();
   impl->test_vectors_ = std::move(test_vectors).value();
@@ -86,9 +137,11 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
   Result<std::vector<archive::PackedWeightEntry>> packed = archive::parse_packed_weights(impl->view_);
   if (!packed.ok()) return packed.status();
   std::vector<PrepackedWeight> prepacked;
+  std::vector<archive::PackedWeightEntry> prepacked_entries;  // prepacked[i] comes from prepacked_entries[i]
   std::vector<std::pair<const void*, size_t>> prepacked_ranges;
   for (const archive::PackedWeightEntry& e : packed.value()) {
     if (e.isa != archive::kPackedIsaScalar + static_cast<uint32_t>(impl->isa)) continue;
+    prepacked_entries.push_back(e);
     PrepackedWeight p;
     p.key.data = impl->view_.tensor_data(e.source_tensor);
     p.key.layout = e.layout;
@@ -98,8 +151,31 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
     prepacked.push_back(p);
     prepacked_ranges.emplace_back(p.data, p.bytes);
   }
+  const bool dynamic = ShapeSpecializer::has_symbolic_dims(impl->view_);
+  if (per_tensor) {
+    // What is read before or while the ops are prepared: with dynamic shapes (ops prepared
+    // per shape, later) every tensor; else every constant but the raw sources of this
+    // level's prepacked weights (checked once it is known whether a kernel read them), and
+    // the test vectors. Checked before the pages are released, as the WEIGHTS CRC was.
+    std::vector<uint32_t> first;
+    if (dynamic) {
+      for (uint32_t t = 0; t < impl->view_.tensor_count(); ++t) first.push_back(t);
+    } else {
+      std::vector<bool> deferred(impl->view_.tensor_count(), false);
+      for (const archive::PackedWeightEntry& e : prepacked_entries) deferred[e.source_tensor] = true;
+      for (uint32_t v = 0; v < impl->view_.value_count(); ++v) {
+        const archive::ValueEntry value = impl->view_.value(v);
+        if (value.kind == archive::ValueKind::kConstant && !deferred[value.tensor]) first.push_back(value.tensor);
+      }
+      for (const std::vector<uint32_t>& vector : impl->test_vectors_.vectors) {
+        first.insert(first.end(), vector.begin(), vector.end());
+      }
+    }
+    Status checked = verify_tensor_crcs(impl->view_, std::move(first), *impl->pool_);
+    if (!checked.ok()) return checked;
+  }
   // A memory-mapped archive need not stay resident once verified: release it now (the
-  // checksums touched every page) and each weight after its kernel packed it, so peak
+  // checksums touched its pages) and each weight after its kernel packed it, so peak
   // memory is about one copy of the weights, not two. Pages still read later fault back in.
   // Prepacked weights of this ISA stay: the kernels read them in place, and dropping them
   // would only make the first inference fault them back in.
@@ -113,7 +189,7 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
     return Status(ErrorCode::kInput, str_cat("LoadOptions.max_shape_specializations is ",
                                              options.max_shape_specializations, ", expected >= 0"));
   }
-  if (ShapeSpecializer::has_symbolic_dims(impl->view_)) {
+  if (dynamic) {
     // Dynamic shapes: ops are prepared per input shape on first use (api/shape_specializer.h);
     // only what does not depend on shapes is checked now.
     Status known = check_graph_ops(impl->view_, 0);
@@ -133,6 +209,11 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
     impl->weights_.set_prepacked(prepacked);
     Result<std::vector<PreparedNode>> nodes = prepare_graph(impl->view_, 0, release_constant, &impl->weights_);
     if (!nodes.ok()) return nodes.status();
+    if (per_tensor) {
+      Status checked = verify_prepacked_tensors(impl->view_, impl->weights_, prepacked_entries, *impl->pool_,
+                                                impl->file_.data() != nullptr ? &impl->file_ : nullptr);
+      if (!checked.ok()) return checked;
+    }
     Result<std::unique_ptr<Executor>> executor =
         Executor::create(impl->view_, 0, std::move(nodes).value(), arena_limit);
     if (!executor.ok()) return executor.status();

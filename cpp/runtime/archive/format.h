@@ -25,6 +25,12 @@ constexpr uint64_t kHdrMagic = 0, kHdrMajor = 8, kHdrMinor = 10, kHdrByteOrder =
 enum class SectionKind : uint32_t { kStrings = 1, kTensors = 2, kWeights = 3, kGraph = 4, kMetadata = 5 };
 constexpr uint32_t kNumSectionKinds = 5;
 
+// TENSOR_CRCS (kind 8, optional, format 1.5): one CRC per tensor, so a loader can check
+// only the tensors it reads instead of the whole WEIGHTS section.
+constexpr uint32_t kSectionTensorCrcs = 8;
+constexpr uint16_t kVersionMinorTensorCrcs = 5;
+constexpr uint64_t kTensorCrcsHeader = 8;
+
 constexpr uint64_t kStringsHeader = 8, kStringEntry = 8;
 constexpr uint64_t kTensorsHeader = 8, kTensorEntry = 96;
 constexpr uint64_t kGraphHeader = 64, kValueEntry = 96, kNodeEntry = 48, kGraphEntry = 32, kAttrEntry = 24;

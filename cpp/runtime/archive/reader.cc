@@ -73,6 +73,7 @@ const char* section_name(uint32_t kind) {
     case 3: return "WEIGHTS";
     case 4: return "GRAPH";
     case 5: return "METADATA";
+    case kSectionTensorCrcs: return "TENSOR_CRCS";
   }
   return "unknown";
 }
@@ -91,8 +92,9 @@ Status archive_error(std::string message) { return Status(ErrorCode::kArchive, s
 // Runs the checks; fills the view as each stage proves its part sound.
 class Verifier {
  public:
-  Verifier(const uint8_t* data, size_t size, const ArchiveView::Checksum& checksum)
-      : d_(data), n_(size), checksum_(checksum) {
+  Verifier(const uint8_t* data, size_t size, const ArchiveView::Checksum& checksum,
+           ArchiveView::WeightsCheck weights_check)
+      : d_(data), n_(size), checksum_(checksum), weights_check_(weights_check) {
     v_.data_ = data;
     v_.size_ = size;
   }
@@ -102,6 +104,7 @@ class Verifier {
     if (s.ok()) s = check_sections();
     if (s.ok()) s = check_strings();
     if (s.ok()) s = check_tensors();
+    if (s.ok()) s = check_tensor_crcs();
     if (s.ok()) s = check_graph_header();
     if (s.ok()) s = check_values();
     if (s.ok()) s = check_attrs();
@@ -117,6 +120,8 @@ class Verifier {
   const uint8_t* d_;
   uint64_t n_;
   const ArchiveView::Checksum& checksum_;  // may be empty: crc32c
+  const ArchiveView::WeightsCheck weights_check_;
+  uint64_t tensor_crcs_size_ = 0;
   ArchiveView v_;
   uint32_t section_count_ = 0;
 
@@ -199,6 +204,14 @@ class Verifier {
     const uint64_t table_end = kSectionTableOffset + uint64_t{section_count_} * kSectionEntrySize;
     std::vector<Section> sections;
     bool seen[kNumSectionKinds] = {};
+    // With a TENSOR_CRCS section the caller may check the tensors it reads instead of the
+    // whole WEIGHTS section (check_tensor_crcs proves the section sound before that counts).
+    bool per_tensor = false;
+    if (weights_check_ == ArchiveView::WeightsCheck::kPerTensorWhenAvailable) {
+      for (uint32_t i = 0; i < section_count_; ++i) {
+        if (load_u32(d_ + kSectionTableOffset + uint64_t{i} * kSectionEntrySize) == kSectionTensorCrcs) per_tensor = true;
+      }
+    }
     for (uint32_t i = 0; i < section_count_; ++i) {
       const uint64_t at = kSectionTableOffset + uint64_t{i} * kSectionEntrySize;
       const uint8_t* e = d_ + at;
@@ -227,10 +240,21 @@ class Verifier {
         return archive_error(str_cat(where, ": offset ", offset, " + size ", size, " runs past the end of the file (",
                                      n_, " bytes)"));
       }
-      uint32_t crc = checksum_ ? checksum_(d_ + offset, size) : crc32c(d_ + offset, size);
-      uint32_t stored = load_u32(e + 24);
-      if (crc != stored) {
-        return archive_error(str_cat(where, ": crc stored ", hex(stored), ", computed ", hex(crc), " (corrupt section)"));
+      if (kind == kSectionTensorCrcs) {
+        if (v_.tensor_crcs_at_ != 0) {
+          return archive_error(str_cat(where, ": a second TENSOR_CRCS section (each kind appears once)"));
+        }
+        v_.tensor_crcs_at_ = offset;
+        tensor_crcs_size_ = size;
+      }
+      if (per_tensor && kind == static_cast<uint32_t>(SectionKind::kWeights)) {
+        v_.weights_verified_ = false;
+      } else {
+        uint32_t crc = checksum_ ? checksum_(d_ + offset, size) : crc32c(d_ + offset, size);
+        uint32_t stored = load_u32(e + 24);
+        if (crc != stored) {
+          return archive_error(str_cat(where, ": crc stored ", hex(stored), ", computed ", hex(crc), " (corrupt section)"));
+        }
       }
       if (known) {
         seen[kind - 1] = true;
@@ -440,6 +464,32 @@ class Verifier {
                                      quoted_string(v_.tensor(b).name), " share bytes of WEIGHTS (data_offset ",
                                      ranges[k - 1].begin, " and ", ranges[k].begin, ")"));
       }
+    }
+    return Status::Ok();
+  }
+
+  // ---- TENSOR_CRCS (optional, format 1.5) -----------------------------------
+  // Its own section CRC was checked with the table; here its shape. The tensor CRCs
+  // themselves are checked by whoever reads the tensors (weights_verified() false).
+  Status check_tensor_crcs() {
+    if (v_.tensor_crcs_at_ == 0) return Status::Ok();
+    const uint8_t* s = d_ + v_.tensor_crcs_at_;
+    const uint64_t size = tensor_crcs_size_;
+    if (v_.version_minor_ < kVersionMinorTensorCrcs) {
+      return archive_error(str_cat("TENSOR_CRCS: the section needs format version 1.5 or later, the archive is 1.",
+                                   v_.version_minor_));
+    }
+    if (size < kTensorCrcsHeader) {
+      return archive_error(str_cat("TENSOR_CRCS: section is ", size, " bytes, shorter than its 8-byte header"));
+    }
+    const uint32_t count = load_u32(s);
+    if (load_u32(s + 4) != 0) return archive_error("TENSOR_CRCS: reserved field at section offset 4 is not zero");
+    if (count != v_.tensor_count_) {
+      return archive_error(str_cat("TENSOR_CRCS: count ", count, " != tensor count ", v_.tensor_count_));
+    }
+    const uint64_t expected = kTensorCrcsHeader + 4 * uint64_t{count};
+    if (size != expected) {
+      return archive_error(str_cat("TENSOR_CRCS: count ", count, " implies ", expected, " bytes, the section has ", size));
     }
     return Status::Ok();
   }
@@ -813,9 +863,14 @@ class Verifier {
   }
 };
 
-Result<ArchiveView> ArchiveView::verify(const uint8_t* data, size_t size, const Checksum& checksum) {
+Result<ArchiveView> ArchiveView::verify(const uint8_t* data, size_t size, const Checksum& checksum,
+                                       WeightsCheck weights_check) {
   if (data == nullptr && size != 0) return Status(ErrorCode::kInternal, "ArchiveView::verify: null data");
-  return Verifier(data, size, checksum).run();
+  return Verifier(data, size, checksum, weights_check).run();
+}
+
+uint32_t ArchiveView::tensor_crc(uint32_t index) const {
+  return load_u32(data_ + tensor_crcs_at_ + kTensorCrcsHeader + uint64_t{index} * 4);
 }
 
 std::string_view ArchiveView::string(uint32_t index) const {

@@ -73,9 +73,17 @@ class ArchiveView {
   /// by default; a Module passes one that spreads a large section over its threads.
   using Checksum = std::function<uint32_t(const uint8_t* data, size_t size)>;
 
+  /// How verify() checks the tensor bytes. kWholeSection: the WEIGHTS section CRC, always.
+  /// kPerTensorWhenAvailable: when the archive has a TENSOR_CRCS section (format 1.5), the
+  /// WEIGHTS CRC is not computed (weights_verified() is false) and the caller must check
+  /// tensor_crc() of every tensor it reads before using its bytes (api/tensor_checksums.h);
+  /// without the section, as kWholeSection.
+  enum class WeightsCheck { kWholeSection, kPerTensorWhenAvailable };
+
   /// Verifies `size` bytes at `data` (any alignment). kArchive with a message naming the
   /// field, offset/index, expected and actual on any violation; kLimit above limits.h.
-  static Result<ArchiveView> verify(const uint8_t* data, size_t size, const Checksum& checksum = nullptr);
+  static Result<ArchiveView> verify(const uint8_t* data, size_t size, const Checksum& checksum = nullptr,
+                                    WeightsCheck weights_check = WeightsCheck::kWholeSection);
 
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
@@ -103,11 +111,20 @@ class ArchiveView {
 
   std::string_view metadata() const;
 
+  /// False only when verify() skipped the WEIGHTS section CRC for per-tensor checks.
+  bool weights_verified() const { return weights_verified_; }
+  /// The archive has a TENSOR_CRCS section (verified: one CRC per tensor).
+  bool has_tensor_crcs() const { return tensor_crcs_at_ != 0; }
+  /// The stored CRC-32C of tensor `index`'s nbytes of data; only with has_tensor_crcs().
+  uint32_t tensor_crc(uint32_t index) const;
+
  private:
   friend class Verifier;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   uint16_t version_minor_ = 0;
+  bool weights_verified_ = true;
+  uint64_t tensor_crcs_at_ = 0;  // absolute offset of the TENSOR_CRCS section, 0: none
   // Absolute offsets/sizes of the five known sections, indexed by kind - 1.
   uint64_t section_offset_[kNumSectionKinds] = {};
   uint64_t section_size_[kNumSectionKinds] = {};

@@ -30,10 +30,14 @@ std::shared_ptr<const void> WeightCache::get(const WeightPackKey& key, size_t by
   // lock is what guarantees "once" when concurrent calls specialize at the same time.
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = packed_.find(key);
-  if (it != packed_.end() && it->second.bytes == bytes) return it->second.data;
+  if (it != packed_.end() && it->second.bytes == bytes) {
+    ++it->second.uses;
+    return it->second.data;
+  }
   Entry entry;
   entry.key = key;
   entry.bytes = bytes;
+  entry.uses = 1;
   auto pre = prepacked_.find(key);
   // A size that differs from what this runtime's packing makes means another packing
   // (another tile shape or runtime version): pack afresh rather than read it.

@@ -63,6 +63,7 @@ class WeightCache {
     size_t bytes = 0;
     std::shared_ptr<const void> data;
     bool in_place = false;  // prepacked, read from the archive
+    uint64_t uses = 0;      // get() calls that returned it: one per kernel created on it
   };
   std::vector<Entry> entries() const;
 

@@ -38,7 +38,8 @@ VERSION_MINOR_CONTROL_FLOW = 3
 FIRST_CONTROL_FLOW_OP = 17
 VALUE_FLAG_SYMBOLIC = 1
 SECTION_NAMES = {1: "STRINGS", 2: "TENSORS", 3: "WEIGHTS", 4: "GRAPH", 5: "METADATA", 6: "TEST_VECTORS",
-                 7: "PACKED_WEIGHTS"}  # 7: optional, format 1.4 (archive/packed_weights.py)
+                 7: "PACKED_WEIGHTS",  # 7: optional, format 1.4 (archive/packed_weights.py)
+                 8: "TENSOR_CRCS"}  # 8: optional, format 1.5 (archive/tensor_crcs.py)
 
 # Fixed entry sizes.
 STRINGS_HEADER_SIZE = 8

@@ -93,7 +93,10 @@ def parse(data, offset: int, size: int, minor: int, tensors, constant_tensors, f
 def add_to_archive(data: bytes, records) -> bytes:
     """The archive `data` (as the writer made it) with `records` from ``_runtime.prepack``
     ((source tensor, layout, params, isa, packed bytes), ...) stored as a PACKED_WEIGHTS
-    section and one new tensor each; the raw weights stay (for other ISA levels and tools)."""
+    section and one new tensor each; the raw weights stay (for other ISA levels and tools).
+    A TENSOR_CRCS section (format 1.5) follows, so that a runtime using the packed weights
+    in place checks only what it reads, not the raw weights too."""
+    from . import tensor_crcs
     from .writer import _assemble
 
     minor, section_count = struct.unpack_from("<H8xI", data, 10)
@@ -102,6 +105,8 @@ def add_to_archive(data: bytes, records) -> bytes:
         kind, _, offset, size, _, _ = struct.unpack_from("<IIQQII", data, fmt.SECTION_TABLE_OFFSET + 32 * i)
         if kind == SECTION_PACKED_WEIGHTS:
             raise ExportError("the archive already has a PACKED_WEIGHTS section")
+        if kind == tensor_crcs.SECTION_TENSOR_CRCS:
+            continue  # rewritten below: the tensor table grows
         sections.append([kind, bytes(data[offset:offset + size])])
     if not records:
         return data
@@ -123,7 +128,7 @@ def add_to_archive(data: bytes, records) -> bytes:
     struct.pack_into("<I", tensors, 0, tensor_count + len(entries))
     sections[payload[fmt.SECTION_TENSORS]][1] = bytes(tensors)
     sections[payload[fmt.SECTION_WEIGHTS]][1] = bytes(weights)
-    minor = max(minor, VERSION_MINOR_PACKED_WEIGHTS)
+    minor = max(minor, tensor_crcs.VERSION_MINOR_TENSOR_CRCS)
     meta_at = payload[fmt.SECTION_METADATA]
     try:
         metadata = json.loads(sections[meta_at][1].decode("utf-8"))
@@ -132,6 +137,8 @@ def add_to_archive(data: bytes, records) -> bytes:
     except (UnicodeDecodeError, json.JSONDecodeError):
         pass  # informative only
     sections.append([SECTION_PACKED_WEIGHTS, pack(entries)])
+    sections.append([tensor_crcs.SECTION_TENSOR_CRCS,
+                     tensor_crcs.pack(tensor_crcs.tensor_crcs(bytes(tensors), weights))])
     return _assemble([tuple(s) for s in sections], minor)
 
 

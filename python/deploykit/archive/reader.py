@@ -24,6 +24,8 @@ from .test_vectors import TestVectors
 from .test_vectors import parse as parse_test_vectors
 from .packed_weights import SECTION_PACKED_WEIGHTS
 from .packed_weights import parse as parse_packed_weights
+from .tensor_crcs import SECTION_TENSOR_CRCS
+from .tensor_crcs import parse as parse_tensor_crcs
 
 
 @dataclass
@@ -46,6 +48,8 @@ class Archive:
     test_vectors: Optional[TestVectors] = None
     # Format 1.4's optional PACKED_WEIGHTS entries, verified; empty when absent.
     packed_weights: list = field(default_factory=list)
+    # Format 1.5's optional TENSOR_CRCS (one CRC per tensor), verified; None when absent.
+    tensor_crcs: Optional[List[int]] = None
 
 
 def _fail(message: str):
@@ -531,7 +535,12 @@ def read_bytes(data) -> Archive:
             if kind == fmt.VALUE_CONSTANT:
                 constant_tensors.add(tensor)
         packed_weights = parse_packed_weights(view, pw.offset, pw.size, version[1], tensors, constant_tensors, _fail)
-    return Archive(version, len(view), sections, graph, metadata, metadata_error, test_vectors, packed_weights)
+    tensor_crcs = None
+    if SECTION_TENSOR_CRCS in sections:
+        tc = sections[SECTION_TENSOR_CRCS]
+        tensor_crcs = parse_tensor_crcs(view, tc.offset, tc.size, version[1], tensors, _fail)
+    return Archive(version, len(view), sections, graph, metadata, metadata_error, test_vectors, packed_weights,
+                   tensor_crcs)
 
 
 def read(path) -> Archive:
