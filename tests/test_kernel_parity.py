@@ -190,6 +190,13 @@ GEMM49_CASES = [
     ("g1x1_rows100", _conv(16, 100, 1, 1, 0), (1, 16, 7, 7)),
     ("g3x3_7x7_batch2", _conv(32, 24, 3, 1, 1), (2, 32, 7, 7)),
     ("g3x3_s2_to_7x7", _conv(16, 40, 3, 2, 1), (1, 16, 14, 14)),
+    # MobileNetV2-like projections to 16/24/32 channels over whole 49-column tiles (8x49 wins
+    # the tie with 16x16 and 8x32), B in place; 16 rows (two A panels) walk columns-first at
+    # any K (here 8). 150 columns: 3 tiles + a 3-column tail.
+    ("g1x1_16out_k8_28x28", _conv(8, 16, 1, 1, 0), (1, 8, 28, 28)),
+    ("g1x1_24out_14x21", _conv(12, 24, 1, 1, 0), (1, 12, 14, 21)),
+    ("g1x1_32out_k40_14x14", _conv(40, 32, 1, 1, 0, bias=False), (1, 40, 14, 14)),
+    ("g1x1_16out_k5_10x15", _conv(5, 16, 1, 1, 0), (2, 5, 10, 15)),
 ]
 
 
@@ -198,6 +205,31 @@ def test_gemm_7x7_outputs(case, tmp_path):
     name, build, shape = case
     torch.manual_seed(0)
     check_parity(build(), (torch.randn(*shape, generator=torch.Generator().manual_seed(9)),), tmp_path / f"{name}.dkr")
+
+
+# Packed GEMM in the column-first order (ops/conv2d.cc columns_first): weights and B both past
+# 1 MiB (ResNet-50's layer3.0.conv2 class: 3x3 stride 2 onto 16x16, 1152 x 240 weights), and
+# a pointwise conv whose B is packed (K > 192 over rows 4 KiB apart), both packing every panel
+# of a thread's range into one workspace slot, over 1061 columns (a panel tail) and 150 rows
+# (row tail).
+GEMM_COLUMNS_CASES = [
+    ("gc3x3_s2_large_a_and_b", _conv(128, 240, 3, 2, 1), (1, 128, 32, 32)),
+    ("gc1x1_packed_k256", _conv(256, 150, 1, 1, 0), (1, 256, 1, 1061)),
+]
+
+
+@_params(GEMM_COLUMNS_CASES)
+def test_gemm_column_first(case, tmp_path):
+    name, build, shape = case
+    torch.manual_seed(0)
+    check_parity(build(), (torch.randn(*shape, generator=torch.Generator().manual_seed(10)),), tmp_path / f"{name}.dkr")
+
+
+def test_projection_16ch_block_with_fused_residual(tmp_path):
+    torch.manual_seed(0)
+    model = randomize_batchnorm(_DepthwiseBlock(16, 1))  # 1x1 16->16 on 8x49 tiles, columns-first, + x fused
+    x = torch.randn(1, 16, 14, 28, generator=torch.Generator().manual_seed(11)) * 2
+    check_parity(model, (x,), tmp_path / "proj16.dkr")
 
 
 def test_gemm_7x7_basic_block_with_fused_epilogue(tmp_path):

@@ -128,6 +128,15 @@ TEST(ConvGemm, OpMatchesReferenceWithFusedEpilogue) {
   testing::expect_near_all(c.op.run(), c.expected, 1e-5f);
 }
 
+// Weights and B both past the 1 MiB the op keeps cached (A 240 x 1152, B 1152 x 256 over
+// 6-16 panels): it goes column-first, streaming the weights once per B panel, like ResNet-50's
+// layer3.0.conv2 (the order is not observable here: this checks its results).
+TEST(ConvGemm, OpWithLargeWeightsAndColumnsMatchesReference) {
+  const Case k = {1, 128, 32, 32, 240, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1};
+  testing::ConvOpCase c = testing::conv_op_case(shape_of(k), k.pb, k.pr, 0.0f, 6.0f);
+  testing::expect_near_all(c.op.run(), c.expected, 2e-5f);
+}
+
 // A pointwise projection with long reductions and few column panels (MobileNetV2's 14x14
 // 576 -> 96, batch 2): with 49-column tiles its 4 panels go column-first at 2 threads as
 // at 1 (2 + 2 panels), with narrower tiles there are enough panels anyway; every way, the

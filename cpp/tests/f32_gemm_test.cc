@@ -169,10 +169,22 @@ TEST(F32GemmSelect, PicksHighestAvailableIsaAndFewestPaddedElements) {
   EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 56, 64).name, "avx512_14x32");
   // 28 rows x 16 columns: 14x32 pads the columns to 32, 28x16 pads nothing.
   EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 28, 16).name, "avx512_28x16");
-  // 16 rows: 14- and 28-row tiles compute 28; 16x16 saves 43 % of the padded work.
-  EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 16, 3136).name, "avx512_16x16");
-  // 24 rows: 8x32 computes 24 rows instead of 28, a saving of 14 %.
-  EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 24, 3136).name, "avx512_8x32");
+  // 16 rows: 14- and 28-row tiles compute 28; 16x16 saves 43 % of the padded work. At 48
+  // columns it pads nothing (8x32 computes 64 columns, 8x49 49).
+  EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 16, 48).name, "avx512_16x16");
+  // At 3136 columns (56x56 = 64 x 49) 16x16, 8x32 and 8x49 all pad nothing: the tie goes
+  // to the fewest operand loads per FMA, 8x49's 13 per 24.5 (8x32: 10 per 16, 16x16: 17
+  // per 16). Likewise 16 rows x 112x112 and 32 rows x 28x28.
+  EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 16, 3136).name, "avx512_8x49");
+  EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 16, 12544).name, "avx512_8x49");
+  EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 32, 784).name, "avx512_8x49");
+  // 32 rows x 64 columns: 16x16 and 8x32 both pad nothing (8x49 computes 98 columns):
+  // 8x32 loads fewer operands per FMA.
+  EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 32, 64).name, "avx512_8x32");
+  // 24 rows: 8x32 computes 24 rows instead of 28, a saving of 14 %; at 64 columns 8x49
+  // would compute 98.
+  EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 24, 64).name, "avx512_8x32");
+  EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 24, 3136).name, "avx512_8x49");
   // 64 rows: 8x32 pads nothing but 14x32 pads only 9 %: less than a tenth, it stays.
   EXPECT_STREQ(f32_gemm_select(IsaLevel::kAvx512, 64, 3136).name, "avx512_14x32");
   // A 7x7 output (49 columns): 32-column tiles compute 64, 8x49 computes 49 (and 512 rows

@@ -180,12 +180,23 @@ class Conv2dGemmKernel final : public OpKernel {
   // tiles split by rows make every thread read all of it, half from the other core's cache
   // (MobileNetV2's 14x14 projections, 4 panels of 49 at 2 threads: 576->96 0.154 vs
   // 0.187 ms, 384->64 0.082 vs 0.089 ms, microbenchmark).
+  // Weights past L2 still go columns-first when all of B is as large: tiles would re-read
+  // B from beyond L2 for every A panel, where columns stream A once per B panel (ResNet-50's
+  // layer3.0.conv2, 3x3 s2 256->256 28->14, A 2.4 MB, B 1.8 MB in 4 panels: 0.74-0.76x at
+  // 1 and 2 threads, interleaved microbenchmark with cold caches).
   bool columns_first(int threads) const {
     constexpr int64_t kMinColumnsK = 96;
+    constexpr int64_t kCachedBytes = int64_t{1} << 20;
     const int64_t a_bytes = plan_.oc_per_group * plan_.k * static_cast<int64_t>(sizeof(float));
+    const int64_t b_bytes = plan_.n_panels * plan_.b_panel_floats() * static_cast<int64_t>(sizeof(float));
     const int64_t columns = plan_.groups_columns();
     const bool balanced = columns >= 4 * threads || (threads > 1 && columns % threads == 0 && columns >= 2 * threads);
-    return plan_.k >= kMinColumnsK && balanced && a_bytes <= (int64_t{1} << 20);
+    // Two A panels or fewer take columns at any K: there are too few output planes for the
+    // stores to dominate, and tiles would read the input once per A panel (MobileNetV2's
+    // 32->16 at 112x112, 8x49 tiles: columns 0.209 vs 0.241 ms at 1 thread, 0.107 vs 0.118
+    // at 2, medians of 5 interleaved microbenchmark rounds).
+    const bool short_k_ok = plan_.k >= kMinColumnsK || plan_.m_panels <= 2;
+    return short_k_ok && balanced && (a_bytes <= kCachedBytes || b_bytes > kCachedBytes);
   }
 
   ConvGemmPlan plan_;

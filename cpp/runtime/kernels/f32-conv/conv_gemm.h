@@ -82,10 +82,10 @@ void f32_conv_gemm_tiles(const ConvGemmPlan& plan, const float* packed_a, const 
                          const float* bias, const float* residual, Activation act, float* y, int64_t begin,
                          int64_t end);
 
-/// Column panels [begin, end) (index group * n_panels + n) of one image, each packed into its
-/// workspace slot (read in place for a direct plan) and then multiplied by all of the
-/// group's A panels: one pass, for activation-heavy layers where each B panel should stay in
-/// cache across the A panels.
+/// Column panels [begin, end) (index group * n_panels + n) of one image, each packed into
+/// the workspace slot of panel `begin` (read in place for a direct plan) and then multiplied
+/// by all of the group's A panels: one pass, for activation-heavy layers where each B panel
+/// should stay in cache across the A panels. Disjoint ranges use disjoint slots.
 void f32_conv_gemm_columns(const ConvGemmPlan& plan, const float* packed_a, const float* x_image, float* workspace,
                            const float* bias, const float* residual, Activation act, float* y, int64_t begin,
                            int64_t end);

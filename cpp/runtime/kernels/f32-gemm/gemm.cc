@@ -16,7 +16,7 @@ const F32GemmVariant* f32_gemm_variants(int* count) {
 const F32GemmVariant& f32_gemm_select(IsaLevel level, int64_t m, int64_t n, int nr_multiple) {
   int count = 0;
   const F32GemmVariant* variants = f32_gemm_variants(&count);
-  return least_padded_variant(variants, count, level, m, n, nr_multiple);
+  return least_padded_variant(variants, count, level, m, n, nr_multiple, /*ties_to_fewer_loads=*/true);
 }
 
 void f32_gemm_pack_a(const float* w, int64_t rows, int64_t k, int64_t ldw, int64_t row0, int mr, float* out) {
