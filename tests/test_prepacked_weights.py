@@ -75,10 +75,14 @@ def test_inspect_reports_prepacking(archives, capsys):
     d, _ = archives
     isa = ISAS[read_archive((d / "prepacked.dkr").read_bytes()).packed_weights()[0]["isa"]]
     assert cli_main(["inspect", "--stats", str(d / "prepacked.dkr")]) == 0
+    out = capsys.readouterr().out
     assert f"prepacked:    yes: {len(read_archive((d / 'prepacked.dkr').read_bytes()).packed_weights())} weights for {isa}" \
-        in capsys.readouterr().out
+        in out
+    assert "checksums:    per section and per tensor" in out
     assert cli_main(["inspect", str(d / "plain.dkr")]) == 0
-    assert "prepacked:    no" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "prepacked:    no" in out
+    assert "checksums:    per section\n" in out
 
 
 def test_a_malformed_section_is_rejected(archives, tmp_path):

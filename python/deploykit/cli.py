@@ -193,6 +193,8 @@ def cmd_inspect(args) -> int:
     if "passes" in meta:
         print(f"passes:       {', '.join(meta['passes']) if meta['passes'] else '(none: exported unoptimized)'}")
     print(f"prepacked:    {_prepacked_str(archive)}")
+    print("checksums:    " + ("per section and per tensor (load reads only the tensors it uses)"
+                              if archive.tensor_crcs is not None else "per section"))
     _inspect_views(args, graph)
     return 0
 
