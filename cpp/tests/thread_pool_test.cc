@@ -90,14 +90,14 @@ TEST(ThreadPool, EveryChunkRunsOnceWhileThreadsRaceToClaimThem) {
   // varying sizes must each cover their range exactly once, with the same chunk bounds.
   ThreadPool pool(4);
   for (int job = 0; job < 5000; ++job) {
-    const int64_t n = 2 + job % 9;
+    const int64_t n = 2 + job % 41;  // below and above 8 chunks per thread
     std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
     std::atomic<int> chunks{0};
     pool.parallel_for(n, [&](int64_t begin, int64_t end) {
       chunks++;
       for (int64_t i = begin; i < end; ++i) hits[static_cast<size_t>(i)]++;
     });
-    ASSERT_EQ(chunks.load(), std::min<int64_t>(4, n)) << "job " << job;
+    ASSERT_EQ(chunks.load(), std::min<int64_t>(4 * 8, n)) << "job " << job;
     for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << "job " << job << " i " << i;
   }
 }
@@ -154,9 +154,9 @@ TEST(ThreadPool, StartsExactlyNumThreadsMinusOneWorkers) {
   }
 }
 
-TEST(ThreadPool, NeverMoreChunksThanThreads) {
-  // Oversubscription check: however large n, at most num_threads chunks run, and
-  // at most num_threads distinct threads run them.
+TEST(ThreadPool, AtMostEightChunksPerThread) {
+  // Oversubscription check: however large n, at most 8 chunks per thread run (one, inline,
+  // with one thread), and at most num_threads distinct threads run them.
   for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);
     std::mutex mu;
@@ -167,8 +167,32 @@ TEST(ThreadPool, NeverMoreChunksThanThreads) {
       ids.insert(std::this_thread::get_id());
       ++chunks;
     });
-    EXPECT_EQ(chunks, threads);
+    EXPECT_EQ(chunks, threads == 1 ? 1 : 8 * threads);
     EXPECT_LE(static_cast<int>(ids.size()), threads);
+  }
+}
+
+TEST(ThreadPool, ChunksAreNearEqualContiguousPieces) {
+  // The caller claims from the front and the workers from the back, in any interleaving:
+  // the pieces are still the same near-equal cut of [0, n), each run once.
+  ThreadPool pool(2);
+  for (int job = 0; job < 200; ++job) {
+    const int64_t n = 1000 + job;
+    std::mutex mu;
+    std::vector<std::pair<int64_t, int64_t>> chunks;
+    pool.parallel_for(n, [&](int64_t b, int64_t e) {
+      std::lock_guard<std::mutex> lock(mu);
+      chunks.emplace_back(b, e);
+    });
+    ASSERT_EQ(chunks.size(), 16u) << "job " << job;
+    std::sort(chunks.begin(), chunks.end());
+    int64_t next = 0;
+    for (auto [b, e] : chunks) {
+      ASSERT_EQ(b, next) << "job " << job;
+      ASSERT_TRUE(e - b == n / 16 || e - b == n / 16 + 1) << "job " << job << " chunk [" << b << ", " << e << ")";
+      next = e;
+    }
+    ASSERT_EQ(next, n) << "job " << job;
   }
 }
 

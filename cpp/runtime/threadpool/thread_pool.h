@@ -2,8 +2,9 @@
 // millisecond, yielding the core after the first 50 us) after each job, to catch the next
 // op of a forward() without a wake-up, then sleep on a condition variable (never spin
 // forever: an idle pool uses no CPU). parallel_for splits
-// [0, n) into contiguous chunks, which the workers and the calling thread claim as they
-// get to them, and returns when all are done.
+// [0, n) into contiguous chunks (up to 8 per thread), which the calling thread claims from
+// the front and the workers from the back as they get to them, and returns when all are
+// done.
 #pragma once
 
 #include <cstdint>
@@ -21,8 +22,9 @@ class ThreadPool {
 
   int num_threads() const { return num_threads_; }
 
-  /// Calls fn(begin, end) over disjoint chunks covering [0, n). Chunks are at least
-  /// `grain` items (except the last). Runs inline when n is small or there is one thread.
+  /// Calls fn(begin, end) over disjoint chunks covering [0, n): min(8 * num_threads,
+  /// n / grain) near-equal contiguous pieces, so at least `grain` items each. Runs inline
+  /// (one call over [0, n)) when that is one piece or there is one thread.
   /// Not reentrant: fn must not call parallel_for on the same pool.
   void parallel_for(int64_t n, const std::function<void(int64_t begin, int64_t end)>& fn,
                     int64_t grain = 1);
