@@ -55,15 +55,24 @@ std::vector<float> run_gemm(const ConvGemmPlan& plan, const std::vector<float>& 
   const Conv2dShape& s = plan.shape;
   AlignedBuffer packed = testing::pack_all_panels(f32_conv_gemm_pack_weight_panels, plan, w.data(),
                                                   f32_conv_gemm_packed_floats(plan), s.groups * plan.m_panels);
-  std::vector<float> ws(plan.workspace_bytes() / sizeof(float) + 1);
+  // Columns: the panels split into up to 3 ranges, as threads take them, each packing
+  // into its own one-panel slot; the workspace is exactly those slots. NaN-filled, so a
+  // read of scratch the kernel did not write shows in the output.
+  const int64_t columns = plan.groups_columns();
+  const int64_t ranges = std::min<int64_t>(3, columns);
+  const size_t ws_floats = order == Order::kColumns ? static_cast<size_t>(ranges * plan.b_panel_floats())
+                                                    : plan.workspace_bytes() / sizeof(float);
+  std::vector<float> ws(std::max<size_t>(ws_floats, 1), std::nanf(""));
   std::vector<float> y(static_cast<size_t>(s.batch * s.out_channels * plan.cols));
   const int64_t in_image = s.in_channels * s.in_height * s.in_width, out_image = s.out_channels * plan.cols;
   const float* a = static_cast<const float*>(packed.get());
   for (int64_t n = 0; n < s.batch; ++n) {
     const float* rn = residual != nullptr ? residual + n * out_image : nullptr;
     if (order == Order::kColumns) {
-      f32_conv_gemm_columns(plan, a, x.data() + n * in_image, ws.data(), bias, rn, act, y.data() + n * out_image, 0,
-                            plan.groups_columns());
+      for (int64_t r = ranges - 1; r >= 0; --r) {  // last range first: ranges are independent
+        f32_conv_gemm_columns(plan, a, x.data() + n * in_image, ws.data() + r * plan.b_panel_floats(), bias, rn, act,
+                              y.data() + n * out_image, r * columns / ranges, (r + 1) * columns / ranges);
+      }
     } else {
       if (!plan.direct) f32_conv_gemm_pack_b(plan, x.data() + n * in_image, ws.data(), 0, plan.groups_columns());
       f32_conv_gemm_tiles(plan, a, x.data() + n * in_image, ws.data(), bias, rn, act, y.data() + n * out_image, 0,

@@ -63,9 +63,17 @@ Result<std::unique_ptr<Executor>> Executor::create(const archive::ArchiveView& v
     const uint32_t id = view.index_at(uint64_t{graph.output_begin} + k);
     if (buffer_of[id] != kNoBuffer) requests[buffer_of[id]].last = num_steps;
   }
-  uint64_t workspace = 0;
-  for (const PreparedNode& node : nodes) workspace = std::max<uint64_t>(workspace, node.kernel->workspace_bytes());
-  Result<MemoryPlan> plan = plan_memory(requests, workspace, arena_limit);
+  // Each node's workspace is one more buffer, live during that node only: the planner
+  // fits it between the activations live at that step (a stride-2 conv's scratch where the
+  // large early activations have died), rather than stacking the largest one on top.
+  std::vector<uint32_t> workspace_buffer(num_steps, kNoBuffer);
+  for (uint32_t step = 0; step < num_steps; ++step) {
+    const uint64_t bytes = nodes[step].kernel->workspace_bytes();
+    if (bytes == 0) continue;
+    workspace_buffer[step] = static_cast<uint32_t>(requests.size());
+    requests.push_back({bytes, step, step});
+  }
+  Result<MemoryPlan> plan = plan_memory(requests, arena_limit);
   // Outputs written in place are not in the arena but are activation memory all the
   // same: the limit covers them too (BAD_INPUTS.md case 19).
   if (plan.ok()) {
@@ -126,8 +134,10 @@ Result<std::unique_ptr<Executor>> Executor::create(const archive::ArchiveView& v
     }
     return loc;
   };
-  for (const PreparedNode& node : nodes) {
+  for (uint32_t s = 0; s < num_steps; ++s) {
+    const PreparedNode& node = nodes[s];
     Step step;
+    if (workspace_buffer[s] != kNoBuffer) step.workspace = ex->plan_.offsets[workspace_buffer[s]];
     for (uint32_t id : node.inputs) step.inputs.push_back(locate(id));
     for (uint32_t id : node.outputs) step.outputs.push_back(locate(id));
     // prepare_graph looked every node's op up: find_op is non-null here.
@@ -159,7 +169,6 @@ void* Executor::resolve(const Location& loc, const std::vector<const void*>& inp
 void Executor::run(const std::vector<const void*>& inputs, uint8_t* arena, ThreadPool& pool,
                    const std::vector<void*>& outputs, double* node_seconds, const Observer* observe) const {
   std::vector<TensorRef> in(max_inputs_), out(max_outputs_);
-  void* workspace = arena + plan_.workspace_offset;
   // Slots past a node's own inputs are empty (OpDef::input_slots): the previous node's
   // extra entries are cleared, so only [0, filled) can be non-empty.
   size_t filled = 0;
@@ -174,6 +183,7 @@ void Executor::run(const std::vector<const void*>& inputs, uint8_t* arena, Threa
     for (size_t k = 0; k < step.outputs.size(); ++k) {
       out[k] = {resolve(step.outputs[k], inputs, outputs, arena), &info.outputs[k]};
     }
+    void* workspace = arena + step.workspace;
     if (node_seconds != nullptr) {
       const auto start = std::chrono::steady_clock::now();
       nodes_[s].kernel->run(in.data(), out.data(), workspace, pool);

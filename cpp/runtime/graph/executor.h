@@ -60,6 +60,7 @@ class Executor {
   struct Step {
     std::vector<Location> inputs;
     std::vector<Location> outputs;  // kArena or kGraphOutput
+    uint64_t workspace = 0;         // arena offset of the kernel's workspace (any, when it needs none)
   };
 
   void* resolve(const Location& loc, const std::vector<const void*>& inputs, const std::vector<void*>& outputs,

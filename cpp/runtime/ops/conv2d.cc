@@ -117,10 +117,20 @@ class Conv2dKernel final : public OpKernel {
 // Packed GEMM (kernels/f32-conv/conv_gemm.h) with the weights packed here, once.
 class Conv2dGemmKernel final : public OpKernel {
  public:
-  Conv2dGemmKernel(const ConvGemmPlan& plan, std::shared_ptr<const void> packed_weights, Activation act)
-      : plan_(plan), packed_(std::move(packed_weights)), act_(act) {}
+  // `threads`: the pool it will run on (the load pool's). The order is chosen for it here,
+  // so the workspace holds what that order uses: one B panel per thread for columns, all
+  // of them for tiles.
+  Conv2dGemmKernel(const ConvGemmPlan& plan, std::shared_ptr<const void> packed_weights, Activation act,
+                   int threads)
+      : plan_(plan), packed_(std::move(packed_weights)), act_(act) {
+    columns_ = columns_first(threads);
+    slots_ = std::max<int64_t>(1, std::min<int64_t>(threads, plan_.groups_columns()));
+  }
 
-  size_t workspace_bytes() const override { return plan_.workspace_bytes(); }
+  size_t workspace_bytes() const override {
+    if (plan_.direct || !columns_) return plan_.workspace_bytes();
+    return static_cast<size_t>(slots_ * plan_.b_panel_floats()) * sizeof(float);
+  }
 
   void run(const TensorRef* inputs, TensorRef* outputs, void* workspace, ThreadPool& pool) const override {
     const Conv2dShape& s = plan_.shape;
@@ -138,13 +148,20 @@ class Conv2dGemmKernel final : public OpKernel {
       const float* xn = x + n * in_image;
       const float* rn = residual != nullptr ? residual + n * out_image : nullptr;
       float* yn = y + n * out_image;
-      if (columns_first(pool.num_threads())) {
-        pool.parallel_for(
-            columns,
-            [&](int64_t begin, int64_t end) {
-              f32_conv_gemm_columns(plan_, a, xn, b, bias, rn, act_, yn, begin, end);
-            },
-            grain_for(work_product({tile_work, plan_.m_panels})));
+      if (columns_) {
+        // One contiguous range of columns per part, part p packing into B slot p. A pool
+        // with more threads than slots (a shape specialization prepared during a call,
+        // without the load pool) runs on `slots_` of them.
+        const int64_t grain = grain_for(work_product({tile_work, plan_.m_panels}));
+        const int64_t parts = std::max<int64_t>(1, std::min<int64_t>({slots_, pool.num_threads(), columns / grain}));
+        pool.parallel_for(parts, [&](int64_t first_part, int64_t end_part) {
+          for (int64_t part = first_part; part < end_part; ++part) {
+            const int64_t base = columns / parts, extra = columns % parts;
+            const int64_t begin = part * base + std::min(part, extra);
+            const int64_t end = begin + base + (part < extra ? 1 : 0);
+            f32_conv_gemm_columns(plan_, a, xn, b + part * plan_.b_panel_floats(), bias, rn, act_, yn, begin, end);
+          }
+        });
       } else {
         if (!plan_.direct && s.groups == 1 && columns < pool.num_threads()) {
           // Fewer panels than threads (a 7x7 output is one panel): cut them along the
@@ -202,6 +219,8 @@ class Conv2dGemmKernel final : public OpKernel {
   ConvGemmPlan plan_;
   std::shared_ptr<const void> packed_;  // possibly shared with other specializations (ops/weight_cache.h)
   Activation act_;
+  bool columns_ = false;  // columns_first() for the threads it was created for
+  int64_t slots_ = 1;     // B panel slots of the columns order: those threads, at most the columns
 };
 
 // Depthwise (one input channel per group, any channel multiplier): one plane per (n, oc)
@@ -288,7 +307,7 @@ Result<std::unique_ptr<OpKernel>> create_conv2d(const NodeInfo& node) {
         make_conv_gemm_plan(s, f32_gemm_select(isa_level(), s.out_channels / s.groups, s.out_height * s.out_width));
     std::shared_ptr<const void> packed = conv_weight_panels(node, plan);
     if (!packed) return node.error("out of memory packing weights " + node.inputs[kWeight].to_string());
-    return std::unique_ptr<OpKernel>(new Conv2dGemmKernel(plan, std::move(packed), a.act));
+    return std::unique_ptr<OpKernel>(new Conv2dGemmKernel(plan, std::move(packed), a.act, load_pool_threads()));
   }
   return std::unique_ptr<OpKernel>(new Conv2dKernel(s, a.act));
 }

@@ -102,17 +102,16 @@ void f32_conv_gemm_tiles(const ConvGemmPlan& p, const float* packed_a, const flo
   }
 }
 
-void f32_conv_gemm_columns(const ConvGemmPlan& p, const float* packed_a, const float* x_image, float* workspace,
+void f32_conv_gemm_columns(const ConvGemmPlan& p, const float* packed_a, const float* x_image, float* slot,
                            const float* bias, const float* residual, Activation act, float* y, int64_t begin,
                            int64_t end) {
-  // Every panel of the range is packed into the range's first slot: a panel is consumed
-  // before the next is packed, and one slot stays in L1/L2 where a fresh slot per panel
-  // streamed the whole workspace (the size of the input) through the caches.
-  float* slot = workspace + begin * p.b_panel_floats();
+  // Every panel of the range is packed into the one slot: a panel is consumed before the
+  // next is packed, and one slot stays in L1/L2 where a fresh slot per panel streamed the
+  // whole workspace (the size of the input) through the caches.
   for (int64_t i = begin; i < end; ++i) {
     const int64_t g = i / p.n_panels, n = i % p.n_panels;
     if (!p.direct) f32_im2col_panel(p.shape, x_group_of(p, x_image, g), n * p.ukernel.nr, p.ukernel.nr, slot);
-    const float* b = p.direct ? b_of(p, x_image, workspace, g, n) : slot;
+    const float* b = p.direct ? b_of(p, x_image, slot, g, n) : slot;
     for (int64_t m = 0; m < p.m_panels; ++m) run_tile(p, packed_a, b, bias, residual, act, y, g, m, n);
   }
 }

@@ -30,7 +30,8 @@ struct ConvGemmPlan {
   int64_t groups_columns() const { return shape.groups * n_panels; }
   int64_t a_panel_floats() const { return k * ukernel.mr; }
   int64_t b_panel_floats() const { return k * ukernel.nr; }
-  /// Workspace: every B panel of one image (all groups); none for a direct plan.
+  /// Workspace of the tiles order: every B panel of one image (all groups); none for a
+  /// direct plan. (The columns order needs one panel per thread.)
   size_t workspace_bytes() const {
     return direct ? 0 : static_cast<size_t>(shape.groups * n_panels * b_panel_floats()) * sizeof(float);
   }
@@ -82,11 +83,12 @@ void f32_conv_gemm_tiles(const ConvGemmPlan& plan, const float* packed_a, const 
                          const float* bias, const float* residual, Activation act, float* y, int64_t begin,
                          int64_t end);
 
-/// Column panels [begin, end) (index group * n_panels + n) of one image, each packed into
-/// the workspace slot of panel `begin` (read in place for a direct plan) and then multiplied
-/// by all of the group's A panels: one pass, for activation-heavy layers where each B panel
-/// should stay in cache across the A panels. Disjoint ranges use disjoint slots.
-void f32_conv_gemm_columns(const ConvGemmPlan& plan, const float* packed_a, const float* x_image, float* workspace,
+/// Column panels [begin, end) (index group * n_panels + n) of one image, each packed in
+/// turn into `slot`, b_panel_floats() of scratch (read in place for a direct plan, `slot`
+/// unused), and then multiplied by all of the group's A panels: one pass, for
+/// activation-heavy layers where each B panel should stay in cache across the A panels.
+/// Ranges run at the same time need distinct slots.
+void f32_conv_gemm_columns(const ConvGemmPlan& plan, const float* packed_a, const float* x_image, float* slot,
                            const float* bias, const float* residual, Activation act, float* y, int64_t begin,
                            int64_t end);
 
