@@ -198,7 +198,8 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
     const int capacity = options.max_shape_specializations > 0 ? options.max_shape_specializations
                                                                  : kDefaultSpecializations;
     Result<std::unique_ptr<ShapeSpecializer>> specializer =
-        ShapeSpecializer::create(impl->view_, static_cast<size_t>(capacity), arena_limit, impl->isa);
+        ShapeSpecializer::create(impl->view_, static_cast<size_t>(capacity), arena_limit, impl->isa,
+                                 impl->num_threads);
     if (!specializer.ok()) return specializer.status();
     impl->dynamic_ = std::move(specializer).value();
     impl->dynamic_->weight_cache().set_prepacked(prepacked);

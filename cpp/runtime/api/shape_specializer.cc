@@ -42,11 +42,13 @@ bool ShapeSpecializer::has_symbolic_dims(const ArchiveView& view) {
 }
 
 Result<std::unique_ptr<ShapeSpecializer>> ShapeSpecializer::create(const ArchiveView& view, size_t capacity,
-                                                                   uint64_t arena_limit, IsaLevel isa) {
+                                                                   uint64_t arena_limit, IsaLevel isa,
+                                                                   int threads) {
   std::unique_ptr<ShapeSpecializer> s(new ShapeSpecializer(view));
   s->capacity_ = capacity < 1 ? 1 : capacity;
   s->arena_limit_ = arena_limit;
   s->isa_ = isa;
+  s->threads_ = threads < 1 ? 1 : threads;
   std::map<std::string, int> slot_of;  // symbol name -> slot
   const archive::GraphEntry graph = view.graph(0);
   auto info_of = [&](uint32_t id, bool is_input) -> Result<TensorInfo> {
@@ -166,6 +168,7 @@ Result<std::shared_ptr<const Specialization>> ShapeSpecializer::build(const std:
     return Status(st.code(), str_cat("the model cannot take ", shapes, ": ", st.message()));
   };
   ScopedIsaCap cap(isa_);  // the kernels this Module chose at load, for every shape
+  ScopedKernelThreads threads(threads_);
   ShapeBinding binding;
   binding.value_descs = &descs;
   binding.weight_cache = &weights_;

@@ -43,7 +43,7 @@ class ShapeSpecializer {
   /// kArchive when a graph input has an unnamed symbolic dim, or a value names a symbol
   /// that no graph input dim carries (nothing could bind it). `view` must outlive this.
   static Result<std::unique_ptr<ShapeSpecializer>> create(const archive::ArchiveView& view, size_t capacity,
-                                                          uint64_t arena_limit, IsaLevel isa);
+                                                          uint64_t arena_limit, IsaLevel isa, int threads);
 
   /// Inputs and outputs of graph 0: symbolic dims are -1 in shape, named in dim_names.
   const std::vector<TensorInfo>& input_infos() const { return inputs_; }
@@ -75,6 +75,7 @@ class ShapeSpecializer {
   size_t capacity_ = 1;
   uint64_t arena_limit_ = 0;
   IsaLevel isa_ = IsaLevel::kScalar;
+  int threads_ = 1;  // the Module's threads: kernels plan their per-thread workspace for them
   std::vector<std::string> symbol_names_;
   // Per value id: the symbol slot of each dim (-1: fixed or unnamed dynamic).
   std::vector<std::vector<int>> dim_symbols_;

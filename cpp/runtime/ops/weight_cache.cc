@@ -9,6 +9,7 @@ namespace deployrt {
 namespace {
 
 thread_local ThreadPool* t_load_pool = nullptr;
+thread_local int t_kernel_threads = 0;  // ScopedKernelThreads
 
 std::shared_ptr<const void> share(AlignedBuffer buffer) {
   if (!buffer) return nullptr;
@@ -74,7 +75,13 @@ std::shared_ptr<const void> packed_weights(const NodeInfo& node, const WeightPac
 ScopedLoadPool::ScopedLoadPool(ThreadPool* pool) : previous_(t_load_pool) { t_load_pool = pool; }
 ScopedLoadPool::~ScopedLoadPool() { t_load_pool = previous_; }
 
-int load_pool_threads() { return t_load_pool != nullptr ? t_load_pool->num_threads() : 1; }
+ScopedKernelThreads::ScopedKernelThreads(int threads) : previous_(t_kernel_threads) { t_kernel_threads = threads; }
+ScopedKernelThreads::~ScopedKernelThreads() { t_kernel_threads = previous_; }
+
+int load_pool_threads() {
+  if (t_load_pool != nullptr) return t_load_pool->num_threads();
+  return t_kernel_threads > 0 ? t_kernel_threads : 1;
+}
 
 void parallel_pack(int64_t n, int64_t item_bytes, const std::function<void(int64_t, int64_t)>& fn) {
   // A worker asleep between two packs takes tens of microseconds to wake: small weights

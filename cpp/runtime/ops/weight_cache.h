@@ -95,8 +95,22 @@ class ScopedLoadPool {
   ThreadPool* previous_;
 };
 
-/// Threads of the load pool (1 without one): what the op's kernel will run on, so it can
-/// plan per-thread workspace.
+/// The thread count kernels prepared on this thread will run with, when no load pool is
+/// set: a shape specialization is prepared during a call, without the pool, but runs on
+/// all of the Module's threads (ShapeSpecializer sets it). Packing still runs inline.
+class ScopedKernelThreads {
+ public:
+  explicit ScopedKernelThreads(int threads);
+  ~ScopedKernelThreads();
+  ScopedKernelThreads(const ScopedKernelThreads&) = delete;
+  ScopedKernelThreads& operator=(const ScopedKernelThreads&) = delete;
+
+ private:
+  int previous_;
+};
+
+/// Threads the op's kernel will run on, so it can plan per-thread workspace: the load
+/// pool's, else a ScopedKernelThreads', else 1.
 int load_pool_threads();
 
 /// fn(begin, end) over [0, n) items of `item_bytes` packed bytes each, spread over the
