@@ -79,9 +79,35 @@ Status verify_prepacked_tensors(const archive::ArchiveView& view, const WeightCa
   Status checked = verify_tensor_crcs(view, std::move(tensors), pool);
   // The raw weights were packed and released before this check faulted them back in.
   if (file != nullptr) {
-    for (uint32_t t : raw) file->release_resident_range(view.tensor_data(t), static_cast<size_t>(view.tensor(t).nbytes));
+    for (uint32_t t : raw) {
+      file->release_resident_range(view.tensor_data(t), static_cast<size_t>(view.tensor(t).nbytes));
+    }
   }
   return checked;
+}
+
+// Per-tensor CRCs (format 1.5), before the ops are prepared: what is read before or while
+// they are: with dynamic shapes (ops prepared per shape, later) every tensor; else every
+// constant but the raw sources of this level's prepacked weights (checked by
+// verify_prepacked_tensors once it is known whether a kernel read them), and the test vectors.
+Status verify_tensors_read_at_prepare(const archive::ArchiveView& view, bool dynamic,
+                                      const std::vector<archive::PackedWeightEntry>& prepacked,
+                                      const archive::TestVectors& test_vectors, ThreadPool& pool) {
+  std::vector<uint32_t> tensors;
+  if (dynamic) {
+    for (uint32_t t = 0; t < view.tensor_count(); ++t) tensors.push_back(t);
+    return verify_tensor_crcs(view, std::move(tensors), pool);
+  }
+  std::vector<bool> deferred(view.tensor_count(), false);
+  for (const archive::PackedWeightEntry& e : prepacked) deferred[e.source_tensor] = true;
+  for (uint32_t v = 0; v < view.value_count(); ++v) {
+    const archive::ValueEntry value = view.value(v);
+    if (value.kind == archive::ValueKind::kConstant && !deferred[value.tensor]) tensors.push_back(value.tensor);
+  }
+  for (const std::vector<uint32_t>& vector : test_vectors.vectors) {
+    tensors.insert(tensors.end(), vector.begin(), vector.end());
+  }
+  return verify_tensor_crcs(view, std::move(tensors), pool);
 }
 
 Status not_loaded() { return Status(ErrorCode::kInternal, "Module is empty (default-constructed, not loaded)"); }
@@ -152,26 +178,9 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
     prepacked_ranges.emplace_back(p.data, p.bytes);
   }
   const bool dynamic = ShapeSpecializer::has_symbolic_dims(impl->view_);
-  if (per_tensor) {
-    // What is read before or while the ops are prepared: with dynamic shapes (ops prepared
-    // per shape, later) every tensor; else every constant but the raw sources of this
-    // level's prepacked weights (checked once it is known whether a kernel read them), and
-    // the test vectors. Checked before the pages are released, as the WEIGHTS CRC was.
-    std::vector<uint32_t> first;
-    if (dynamic) {
-      for (uint32_t t = 0; t < impl->view_.tensor_count(); ++t) first.push_back(t);
-    } else {
-      std::vector<bool> deferred(impl->view_.tensor_count(), false);
-      for (const archive::PackedWeightEntry& e : prepacked_entries) deferred[e.source_tensor] = true;
-      for (uint32_t v = 0; v < impl->view_.value_count(); ++v) {
-        const archive::ValueEntry value = impl->view_.value(v);
-        if (value.kind == archive::ValueKind::kConstant && !deferred[value.tensor]) first.push_back(value.tensor);
-      }
-      for (const std::vector<uint32_t>& vector : impl->test_vectors_.vectors) {
-        first.insert(first.end(), vector.begin(), vector.end());
-      }
-    }
-    Status checked = verify_tensor_crcs(impl->view_, std::move(first), *impl->pool_);
+  if (per_tensor) {  // before the pages are released, as the WEIGHTS CRC was
+    Status checked =
+        verify_tensors_read_at_prepare(impl->view_, dynamic, prepacked_entries, impl->test_vectors_, *impl->pool_);
     if (!checked.ok()) return checked;
   }
   // A memory-mapped archive need not stay resident once verified: release it now (the

@@ -156,9 +156,8 @@ class Conv2dGemmKernel final : public OpKernel {
         const int64_t parts = std::max<int64_t>(1, std::min<int64_t>({slots_, pool.num_threads(), columns / grain}));
         pool.parallel_for(parts, [&](int64_t first_part, int64_t end_part) {
           for (int64_t part = first_part; part < end_part; ++part) {
-            const int64_t base = columns / parts, extra = columns % parts;
-            const int64_t begin = part * base + std::min(part, extra);
-            const int64_t end = begin + base + (part < extra ? 1 : 0);
+            int64_t begin = 0, end = 0;
+            even_piece(columns, parts, part, &begin, &end);
             f32_conv_gemm_columns(plan_, a, xn, b + part * plan_.b_panel_floats(), bias, rn, act_, yn, begin, end);
           }
         });

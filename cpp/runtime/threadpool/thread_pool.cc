@@ -86,13 +86,6 @@ constexpr uint32_t ticket_job(uint64_t t) { return static_cast<uint32_t>(t >> 32
 constexpr int64_t ticket_front(uint64_t t) { return static_cast<int64_t>((t >> 16) & 0xFFFF); }
 constexpr int64_t ticket_back(uint64_t t) { return static_cast<int64_t>(t & 0xFFFF); }
 
-// Chunk c of `chunks` near-equal contiguous pieces of [0, n).
-void chunk_bounds(int64_t n, int64_t chunks, int64_t c, int64_t* begin, int64_t* end) {
-  const int64_t base = n / chunks, extra = n % chunks;
-  *begin = c * base + std::min(c, extra);
-  *end = *begin + base + (c < extra ? 1 : 0);
-}
-
 }  // namespace
 
 struct ThreadPool::State {
@@ -127,7 +120,7 @@ struct ThreadPool::State {
       if (!ticket.compare_exchange_weak(t, claimed, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
       const int64_t c = from_front ? ticket_front(t) : ticket_back(t) - 1;
       int64_t begin = 0, end = 0;
-      chunk_bounds(size, count, c, &begin, &end);
+      even_piece(size, count, c, &begin, &end);
       (*f)(begin, end);
       if (remaining.fetch_sub(1, std::memory_order_seq_cst) == 1 && caller_sleeping.load(std::memory_order_seq_cst)) {
         std::lock_guard<std::mutex> lock(mutex);

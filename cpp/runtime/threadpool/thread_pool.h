@@ -35,4 +35,12 @@ class ThreadPool {
   State* state_;
 };
 
+/// Piece p of [0, n) cut into `pieces` near-equal contiguous pieces (the first n % pieces
+/// one item longer): how parallel_for cuts its chunks, for callers that split by hand.
+inline void even_piece(int64_t n, int64_t pieces, int64_t p, int64_t* begin, int64_t* end) {
+  const int64_t base = n / pieces, extra = n % pieces;
+  *begin = p * base + (p < extra ? p : extra);
+  *end = *begin + base + (p < extra ? 1 : 0);
+}
+
 }  // namespace deployrt
