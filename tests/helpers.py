@@ -73,11 +73,11 @@ def export_and_load(model, inputs, path, **load_kwargs):
     return deploykit.load(str(path), **load_kwargs)
 
 
-def check_parity(model, inputs, path):
-    """Export -> load -> run, and compare every output with torch. Returns the runtime outputs."""
+def check_parity(model, inputs, path, **load_kwargs):
+    """Export -> load (with `load_kwargs`) -> run, and compare every output with torch. Returns the runtime outputs."""
     model = model.eval()
     expected = torch_reference(model, inputs)
-    module = export_and_load(model, inputs, path)
+    module = export_and_load(model, inputs, path, **load_kwargs)
     # Fed as numpy, the runtime's native form; tests of the Module API feed torch tensors too.
     actual = module(*(to_numpy(t).copy() for t in clone_inputs(inputs)))
     if isinstance(expected, tuple):

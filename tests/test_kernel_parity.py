@@ -4,7 +4,8 @@ epilogue MobileNetV2 uses (BN folded, ReLU6, residual add); linear (kernels/f32-
 and column tails, ResNet/MobileNet classifier sizes and a fused ReLU; Winograd F(4x4, 3x3)
 (kernels/f32-winograd: dense stride-1 3x3 convs with >= 16 channels and >= 16 tiles) over
 output sizes that are not multiples of 4, padding 0/1, odd channels, batch 2, and a ResNet
-basic block (BN folded, ReLU, residual add fused); indirect GEMM (kernels/f32-igemm: strided
+basic block (BN folded, ReLU, residual add fused), also loaded with compact_weights=True (the
+one-chunk convs transform their weights on every call); indirect GEMM (kernels/f32-igemm: strided
 dense convs with output rows >= 16 wide) over odd widths, 7x7/3x3 stems, stride 3, groups,
 and ResNet's downsampling block (BN folded, ReLU fused into the strided conv). test_isa_levels.py re-runs
 this file at every ISA level. Small tensors: the whole file stays fast.
@@ -103,14 +104,18 @@ WINOGRAD_CASES = [
     ("w3x3_pad0_18x17", _conv3x3(17, 33, padding=0), (1, 17, 18, 17)),  # odd channels, no padding
     ("w3x3_batch2", _conv3x3(32, 16, bias=False), (2, 32, 9, 11)),      # tiles of two images
     ("w3x3_wide", _conv3x3(16, 40), (1, 16, 5, 70)),            # 5 rows: a full and a 1-row tile row, 18 tiles wide
+    ("w3x3_14x14_oc75", _conv3x3(48, 75), (1, 48, 14, 14)),     # ResNet layer3's 16 tiles; OC 75: a partial A panel at every MR
+    ("w3x3_chunks", _conv3x3(64, 64), (1, 64, 30, 30)),         # 64 tiles: several chunks (U packed in either mode)
 ]
 
 
 @_params(WINOGRAD_CASES)
-def test_winograd_conv2d(case, tmp_path):
+@pytest.mark.parametrize("compact", [False, True], ids=["packed", "compact"])
+def test_winograd_conv2d(case, compact, tmp_path):
     name, build, shape = case
     torch.manual_seed(0)
-    check_parity(build(), (torch.randn(*shape, generator=torch.Generator().manual_seed(5)),), tmp_path / f"{name}.dkr")
+    check_parity(build(), (torch.randn(*shape, generator=torch.Generator().manual_seed(5)),), tmp_path / f"{name}.dkr",
+                 compact_weights=compact)
 
 
 class _BasicBlock(nn.Module):
@@ -125,11 +130,12 @@ class _BasicBlock(nn.Module):
         return torch.relu(x + self.b(self.a(x)))
 
 
-def test_winograd_basic_block_with_fused_epilogue(tmp_path):
+@pytest.mark.parametrize("compact", [False, True], ids=["packed", "compact"])
+def test_winograd_basic_block_with_fused_epilogue(compact, tmp_path):
     torch.manual_seed(0)
     model = randomize_batchnorm(_BasicBlock(32))
     x = torch.randn(1, 32, 19, 17, generator=torch.Generator().manual_seed(6)) * 2
-    check_parity(model, (x,), tmp_path / "basic.dkr")
+    check_parity(model, (x,), tmp_path / "basic.dkr", compact_weights=compact)
 
 
 def _conv(c, oc, k, stride, padding, dilation=1, groups=1, bias=True):

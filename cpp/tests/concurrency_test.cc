@@ -9,8 +9,15 @@
 #include <thread>
 #include <vector>
 
+#include "api/prepack.h"
 #include "api/run_context.h"
+#include "archive/format.h"
+#include "archive/packed_weights.h"
+#include "archive/reader.h"
+#include "core/crc32c.h"
 #include "every_op_archive.h"
+#include "module_test_util.h"
+#include "prepacked_test_model.h"
 
 namespace {
 
@@ -101,6 +108,81 @@ TEST(Concurrency, RunContextPoolHandsOutDistinctArenasUpToItsBound) {
   EXPECT_EQ(pool.created(), 3u);
   pool.release(std::move(c).value());
   pool.release(std::move(d).value());
+}
+
+// A prepacked format-1.5 archive (packed bytes read in place, per-tensor CRCs), as the
+// loader checksums it: on a worker (ThreadPool::run_async) while the loading thread
+// prepares the ops and faults the first call's arena in, then joins. Loaded many times at
+// 2 and 3 threads (the TSan list runs this), it runs exactly as at one thread, and a flip
+// in a packed tensor still fails the load naming it.
+TEST(Concurrency, PrepackedLoadChecksumsOnAWorkerWhileItPrepares) {
+  auto build = [](const std::vector<deployrt::PrepackedRecord>* records) {
+    dkr_test::ArchiveBuilder b;
+    dkr_test::add_prepacked_test_graph(b);
+    if (records != nullptr) {
+      b.version_minor = deployrt::archive::kVersionMinorPackedWeights;
+      b.extra_sections.push_back(
+          {deployrt::archive::kSectionPackedWeights, dkr_test::packed_weights_payload(b, *records)});
+      std::vector<uint8_t> s(8 + 4 * b.tensors.size(), 0);
+      dkr_test::put_u32(s, 0, static_cast<uint32_t>(b.tensors.size()));
+      for (size_t i = 0; i < b.tensors.size(); ++i) {
+        dkr_test::put_u32(s, 8 + 4 * i, deployrt::crc32c(b.tensors[i].data.data(), b.tensors[i].nbytes));
+      }
+      b.version_minor = deployrt::archive::kVersionMinorTensorCrcs;
+      b.extra_sections.push_back({deployrt::archive::kSectionTensorCrcs, s});
+    }
+    return b.build();
+  };
+  const std::string plain = dkr_test::write_temp(build(nullptr), "concurrency_prepack_src.dkr");
+  auto records = deployrt::prepack_weights(plain, deployrt::Isa::kBest);
+  std::remove(plain.c_str());
+  ASSERT_TRUE(records.ok()) << records.status().to_string();
+  ASSERT_FALSE(records.value().empty());
+  const std::vector<uint8_t> bytes = build(&records.value());
+  Tensor x = Tensor::empty(DType::kF32, {1, 16, 16, 16});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data_as<float>()[i] = static_cast<float>(i % 29) * 0.03f - 0.4f;
+  const std::vector<float> want = dkr_test::f32_values(dkr_test::load_module(bytes).forward({x})[0]);
+  for (int threads : {2, 3}) {
+    LoadOptions options;
+    options.num_threads = threads;
+    for (int round = 0; round < 20; ++round) {
+      Module m = dkr_test::load_module(bytes, options);
+      ASSERT_EQ(dkr_test::f32_values(m.forward({x})[0]), want) << "threads " << threads << " round " << round;
+    }
+  }
+  // The last tensor is the last record's packed bytes, read in place at this level.
+  std::vector<uint8_t> corrupt = bytes;
+  auto view = deployrt::archive::ArchiveView::verify(corrupt.data(), corrupt.size());
+  ASSERT_TRUE(view.ok());
+  const uint32_t last = view.value().tensor_count() - 1;
+  corrupt[static_cast<size_t>(view.value().tensor_data(last) - corrupt.data())] ^= 0x10;
+  LoadOptions two;
+  two.num_threads = 2;
+  const deployrt::Status st = dkr_test::load_status(corrupt, two);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), deployrt::ErrorCode::kArchive);
+  EXPECT_NE(st.message().find("tensor " + std::to_string(last)), std::string::npos) << st.message();
+}
+
+TEST(Concurrency, RunContextPoolPreallocatesTheFirstCallsArena) {
+  deployrt::RunContextPool pool(4096, 2);
+  uint64_t bytes = 0;
+  void* arena = pool.preallocate(&bytes);
+  ASSERT_NE(arena, nullptr);
+  EXPECT_EQ(bytes, 4096u);
+  EXPECT_EQ(pool.created(), 1u);
+  EXPECT_EQ(pool.preallocate(&bytes), nullptr) << "only before any context exists";
+  auto a = pool.acquire();  // the preallocated context, not a new one
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a.value()->arena.get(), arena);
+  EXPECT_EQ(pool.created(), 1u);
+  pool.release(std::move(a).value());
+  deployrt::RunContextPool too_large(uint64_t{1} << 62, 1);  // cannot be allocated
+  EXPECT_EQ(too_large.preallocate(&bytes), nullptr);
+  EXPECT_EQ(too_large.created(), 0u);
+  auto r = too_large.acquire();  // tries again, as without preallocate
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(too_large.created(), 0u);
 }
 
 TEST(Concurrency, ArenaAllocationFailureIsALimitErrorAndFreesTheSlot) {

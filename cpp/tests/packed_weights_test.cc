@@ -123,6 +123,30 @@ TEST(PackedWeights, PrepackedWeightsAreUsedInPlaceWithIdenticalOutputs) {
   std::remove(path.c_str());
 }
 
+// LoadOptions::compact_weights: the 3x3 conv (16 tiles, one chunk) transforms its weights on
+// each call, so no Winograd copy is kept, packed at load or used in place, and the
+// outputs are bit-identical to the packed path's.
+TEST(PackedWeights, CompactWeightsKeepNoWinogradCopyAndGiveIdenticalOutputs) {
+  const std::vector<PrepackedRecord> records = prepack(Isa::kBest);
+  ASSERT_FALSE(records.empty());
+  const Outcome base = run(dkr_test::load_module(model()));
+  for (int threads : {1, 2}) {
+    deployrt::LoadOptions o;
+    o.num_threads = threads;
+    o.compact_weights = true;
+    for (const std::vector<uint8_t>& bytes : {model(), model(&records)}) {
+      const Module m = dkr_test::load_module(bytes, o);
+      EXPECT_EQ(run(m).y, base.y) << threads;
+      size_t winograd = 0, others = 0;
+      for (const auto& e : Module::Impl::of(m)->weight_cache().entries()) {
+        (e.key.layout == deployrt::kWinogradPacking ? winograd : others) += 1;
+      }
+      EXPECT_EQ(winograd, 0u) << threads;
+      EXPECT_EQ(others, records.size() - 1) << threads;  // the 1x1 conv and the linear
+    }
+  }
+}
+
 TEST(PackedWeights, KernelsReadThePrepackedBytes) {
   // Doubling every prepacked weight doubles the output (the net is linear but for relu,
   // which commutes with a positive scale): the kernels read the archive's bytes, not a pack.

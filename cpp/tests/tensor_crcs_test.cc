@@ -20,7 +20,11 @@
 #include "archive/packed_weights.h"
 #include "archive_builder.h"
 #include "core/crc32c.h"
+#include "cpu/cpu_features.h"
+#include "kernels/f32-winograd/winograd.h"
+#include "ops/conv2d_winograd.h"
 #include "every_op_archive.h"
+#include "kernel_test_util.h"
 #include "module_test_util.h"
 #include "prepacked_test_model.h"
 #include "threadpool/thread_pool.h"
@@ -161,6 +165,8 @@ TEST(TensorCrcs, ACorruptTensorTheModuleReadsFailsTheLoadNamingIt) {
 }
 
 TEST(TensorCrcs, ACorruptRawWeightSupersededInPlaceIsNeverRead) {
+  // Every weight prepacked, c1's Winograd U included (prepacked in the packed mode).
+  deployrt::ScopedWinogradWeights packed(deployrt::WinogradWeights::kPacked);
   const std::vector<PrepackedRecord> records = prepack(Isa::kBest);
   ASSERT_FALSE(records.empty());
   Options o;
@@ -189,6 +195,55 @@ TEST(TensorCrcs, ACorruptRawWeightSupersededInPlaceIsNeverRead) {
     auto view = archive::ArchiveView::verify(bad.data(), bad.size());
     ASSERT_FALSE(view.ok());
     EXPECT_NE(view.status().message().find("(corrupt section)"), std::string::npos) << view.status().message();
+  }
+}
+
+// With Winograd weights transformed per call (ops/conv2d_winograd.h), c1 (16 tiles: one
+// chunk) reads the raw c1.w at run time, so a prepacked archive holds nothing for it and
+// c1.w is checked at load. An archive prepacked in the packed mode holds U for c1: it is
+// not used (outputs exactly the same, its bytes never read) and c1.w is still checked.
+TEST(TensorCrcs, APerCallWinogradWeightIsCheckedEvenWithAPrepackedU) {
+  deployrt::ScopedWinogradWeights per_call(deployrt::WinogradWeights::kPerCall);  // export and loads alike
+  std::vector<PrepackedRecord> records = prepack(Isa::kBest);
+  ASSERT_FALSE(records.empty());
+  for (const PrepackedRecord& r : records) ASSERT_NE(r.source_tensor, kC1W) << "nothing to prepack for c1";
+  Options o;
+  o.records = &records;
+  const std::vector<uint8_t> good = model(o);
+  const std::vector<float> want = run(dkr_test::load_module(good));
+  for (int threads : {1, 2}) {
+    expect_names_tensor(load_status(flip_in_tensor(good, kC1W), at(Isa::kBest, threads)), kC1W, "c1.w");
+  }
+  // U of c1 as the packed mode prepacks it at this level: [36][m_panels][C][MR] panels.
+  const deployrt::IsaLevel level = deployrt::isa_level();
+  const deployrt::F32WinogradVariant& xform = deployrt::f32_winograd_select(level);
+  deployrt::Conv2dShape s = deployrt::testing::conv2d_io(1, 16, 16, 16, 16);
+  s.kernel_h = s.kernel_w = 3;
+  s.pad_top = s.pad_left = 1;
+  s.out_height = s.out_width = 16;
+  const deployrt::WinogradPlan plan =
+      deployrt::make_winograd_plan(s, deployrt::f32_gemm_select(level, 16, 16, xform.lanes), xform);
+  ASSERT_TRUE(deployrt::winograd_per_call(plan));
+  const std::vector<float> w1 = ramp(16 * 16 * 9, 0.01f);
+  std::vector<float> u(deployrt::f32_winograd_packed_floats(plan));
+  deployrt::f32_winograd_pack_weight_panels(plan, w1.data(), u.data(), 0, plan.m_panels);
+  PrepackedRecord older;
+  older.source_tensor = kC1W;
+  older.layout = archive::kPackedLayoutWinograd;
+  older.params[0] = plan.gemm.mr;
+  older.isa = records[0].isa;
+  older.bytes.resize(u.size() * sizeof(float));
+  std::memcpy(older.bytes.data(), u.data(), older.bytes.size());
+  records.insert(records.begin(), older);  // its data tensor: kFirstPacked
+  {
+    deployrt::ScopedWinogradWeights packed(deployrt::WinogradWeights::kPacked);
+    ASSERT_EQ(prepack(Isa::kBest).size(), records.size()) << "the packed mode prepacks exactly that one more";
+  }
+  const std::vector<uint8_t> with_u = model(o);
+  for (int threads : {1, 2}) {
+    EXPECT_EQ(run(dkr_test::load_module(with_u, at(Isa::kBest, threads))), want);
+    EXPECT_EQ(run(dkr_test::load_module(flip_in_tensor(with_u, kFirstPacked), at(Isa::kBest, threads))), want);
+    expect_names_tensor(load_status(flip_in_tensor(with_u, kC1W), at(Isa::kBest, threads)), kC1W, "c1.w");
   }
 }
 
@@ -302,6 +357,41 @@ TEST(TensorCrcs, LargeTensorsAreSplitOverThePoolAndJoined) {
     bytes[static_cast<size_t>(view.value().tensor_data(3) - bytes.data())] ^= 1;
     EXPECT_TRUE(deployrt::verify_tensor_crcs(view.value(), {2, 1, 1}, pool).ok());
     bytes[static_cast<size_t>(view.value().tensor_data(3) - bytes.data())] ^= 1;
+    // The same CRCs computed ahead (SharedTensorCrcs, as the loader does): by a worker
+    // (run_async) and the caller at once, the 5 MB tensor cut in two pieces and joined;
+    // a flip is reported only when its tensor is wanted.
+    std::vector<uint32_t> sorted = {3, 1, 0, 2, 1};
+    deployrt::sort_unique_tensors(&sorted);
+    ASSERT_EQ(sorted, all);
+    for (uint32_t t : {1u, 3u}) {
+      uint8_t* p = bytes.data() + (view.value().tensor_data(t) - bytes.data()) + view.value().tensor(t).nbytes / 2 + 1;
+      *p ^= 0x80;
+      deployrt::SharedTensorCrcs shared(view.value(), sorted);
+      pool.run_async([&] { shared.work(); });
+      shared.work();
+      pool.wait_async();
+      const std::vector<uint32_t> crcs = shared.computed();
+      ASSERT_EQ(crcs.size(), all.size());
+      for (uint32_t u : all) {
+        EXPECT_EQ(crcs[u], deployrt::crc32c(view.value().tensor_data(u), view.value().tensor(u).nbytes)) << u;
+      }
+      expect_names_tensor(deployrt::check_tensor_crcs(view.value(), sorted, crcs), t, "t" + std::to_string(t));
+      std::vector<bool> wanted(all.size(), true);
+      wanted[t] = false;
+      EXPECT_TRUE(deployrt::check_tensor_crcs(view.value(), sorted, crcs, wanted).ok()) << t;
+      // Skipped before any work: the others' CRCs are still computed and joined.
+      deployrt::SharedTensorCrcs skipping(view.value(), sorted);
+      skipping.skip_unwanted(wanted);
+      pool.run_async([&] { skipping.work(); });
+      skipping.work();
+      pool.wait_async();
+      const std::vector<uint32_t> some = skipping.computed();
+      for (uint32_t u : all) {
+        if (u != t) EXPECT_EQ(some[u], crcs[u]) << u;
+      }
+      EXPECT_TRUE(deployrt::check_tensor_crcs(view.value(), sorted, some, wanted).ok()) << t;
+      *p ^= 0x80;
+    }
   }
 }
 

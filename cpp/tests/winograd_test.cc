@@ -3,11 +3,14 @@
 // sizes that are not multiples of 4 (right/bottom tail tiles), 1x1 and 2x2 outputs, odd
 // channel counts, OC around the microkernel heights, padding 0 / 1 / asymmetric, batch 2
 // with tile chunks spanning images, and the fused epilogue (bias, residual, clamp).
-// Also the op end to end (dispatch picks Winograd) at 1 and 2 threads (bit-identical).
+// Also the op end to end (dispatch picks Winograd) at 1 and 2 threads (bit-identical), the
+// weight transform variants against the scalar one (bit-exact) and G g G^T in double, and
+// the per-call weight mode against the packed one (bit-exact).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -100,6 +103,39 @@ std::vector<float> run_winograd(const WinogradPlan& p, const std::vector<float>&
   return y;
 }
 
+// A 64-byte aligned view into `storage` of `floats` floats (test buffers for kernels that
+// expect the runtime's aligned workspaces).
+float* aligned_floats(std::vector<float>& storage, size_t floats, float fill) {
+  storage.assign(floats + 16, fill);
+  return storage.data() + (16 - reinterpret_cast<uintptr_t>(storage.data()) / sizeof(float) % 16) % 16;
+}
+
+// The per-call order over the plan's one chunk: input transform; then per A panel (last
+// first, as a thread that got the later panels would), U into one slot, that panel's GEMMs
+// and the output transform of its rows.
+std::vector<float> run_winograd_per_call(const WinogradPlan& p, const std::vector<float>& x,
+                                         const std::vector<float>& w, const float* bias, const float* residual,
+                                         Activation act) {
+  const Conv2dShape& s = p.shape;
+  std::vector<float> ws_storage, u_storage;
+  float* v = aligned_floats(ws_storage, p.workspace_bytes() / sizeof(float), 0.0f);
+  float* m = v + p.v_floats();
+  float* u = aligned_floats(u_storage, static_cast<size_t>(p.u_slot_floats()), NAN);  // every read float is written
+  std::vector<float> y(static_cast<size_t>(s.batch * s.out_channels * s.out_height * s.out_width), -7.0f);
+  const int64_t groups = f32_winograd_lane_groups(p, 0, p.tiles);
+  p.xform.input(p, x.data(), 0, p.tiles, v, 0, groups * s.in_channels);
+  for (int64_t mp = p.m_panels - 1; mp >= 0; --mp) {
+    p.xform.weight(p, w.data(), mp, u, p.u_xi_stride());
+    f32_winograd_gemm_panel(p, u, p.u_xi_stride(), v, m, 0, p.tiles, mp);
+    const int64_t row0 = mp * p.gemm.mr, rows = std::min<int64_t>(p.gemm.mr, s.out_channels - row0);
+    for (int64_t g = 0; g < groups; ++g) {
+      p.xform.output(p, m, 0, p.tiles, bias, residual, act, y.data(), g * s.out_channels + row0,
+                     g * s.out_channels + row0 + rows);
+    }
+  }
+  return y;
+}
+
 // The largest |output| before the clamp: what the rounding error scales with.
 float unclamped_scale(const Conv2dShape& s, const std::vector<float>& x, const std::vector<float>& w,
                       const float* bias, const float* residual) {
@@ -155,6 +191,95 @@ TEST(Winograd, EveryVariantMatchesReference) {
   if (skipped > 0) std::printf("[ INFO ] %d Winograd variant(s) skipped: this host lacks their ISA\n", skipped);
 }
 
+// The per-call weight mode (U per A panel into a slot, right before its GEMMs) gives exactly
+// the packed mode's outputs, for every pairing and every single-chunk case.
+TEST(Winograd, PerCallWeightsMatchPackedBitExactly) {
+  int skipped = 0;
+  const std::vector<Pair> pairs = runnable_pairs(&skipped);
+  uint32_t seed = 41;
+  int compared = 0;
+  for (const Case& k : kCases) {
+    const Conv2dShape s = shape_of(k);
+    const int64_t out_numel = s.batch * s.out_channels * s.out_height * s.out_width;
+    const std::vector<float> x = testing::random_values(s.batch * s.in_channels * s.in_height * s.in_width, seed++);
+    const std::vector<float> w = testing::random_values(s.out_channels * s.in_channels * 9, seed++);
+    const std::vector<float> bias = testing::random_values(s.out_channels, seed++);
+    const std::vector<float> residual = testing::random_values(out_numel, seed++);
+    Activation act;
+    act.min = 0.0f;
+    for (const Pair& pair : pairs) {
+      const WinogradPlan plan = make_winograd_plan(s, *pair.gemm, *pair.xform);
+      if (plan.chunks() != 1) continue;  // the per-call mode runs one chunk
+      SCOPED_TRACE(std::string(pair.xform->name) + " + " + pair.gemm->name + " oc " + std::to_string(k.oc) + " c " +
+                   std::to_string(k.c));
+      const std::vector<float> packed = run_winograd(plan, x, w, bias.data(), residual.data(), act);
+      const std::vector<float> per_call = run_winograd_per_call(plan, x, w, bias.data(), residual.data(), act);
+      ASSERT_EQ(packed.size(), per_call.size());
+      ASSERT_EQ(std::memcmp(packed.data(), per_call.data(), packed.size() * sizeof(float)), 0);
+      ++compared;
+    }
+  }
+  EXPECT_GT(compared, 0);
+}
+
+// Every weight transform variant the host runs writes exactly the scalar variant's U, for
+// every GEMM tile height (MR 4, 6, 8, 14, 16, 28: partial SIMD steps), OC tails (OC not a
+// multiple of MR: zero rows) and channel counts; and the scalar U is G g G^T (in double).
+TEST(Winograd, WeightTransformVariantsMatchScalarAndExactTransform) {
+  // F(4x4, 3x3)'s G (Lavin & Gray 2015): points 0, 1, -1, 2, -2, inf.
+  const double G[6][3] = {{1.0 / 4, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                          {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6},  {0, 0, 1}};
+  int xn = 0, gn = 0;
+  const F32WinogradVariant* xs = f32_winograd_variants(&xn);
+  const F32GemmVariant* gs = f32_gemm_variants(&gn);
+  ASSERT_STREQ(xs[0].name, "scalar");
+  const IsaLevel host = testing::host_isa();
+  uint32_t seed = 71;
+  for (int j = 0; j < gn; ++j) {  // only MR matters: the GEMM itself is not called
+    const int64_t mr = gs[j].mr;
+    for (int64_t c : {int64_t{1}, int64_t{3}, int64_t{17}, int64_t{40}}) {
+      for (int64_t oc : {int64_t{1}, mr - 1, mr + 1, 2 * mr + 3, int64_t{45}}) {
+        if (oc < 1) continue;
+        SCOPED_TRACE(std::string(gs[j].name) + " c " + std::to_string(c) + " oc " + std::to_string(oc));
+        const Conv2dShape s = shape_of({1, c, 6, 6, oc, 1, 1, 1, 1});
+        const WinogradPlan plan = make_winograd_plan(s, gs[j], xs[0]);
+        const std::vector<float> w = testing::random_values(oc * c * 9, seed++);
+        float max_g = 0.0f;
+        for (float e : w) max_g = std::max(max_g, std::fabs(e));
+        const size_t floats = static_cast<size_t>(kWinogradPoints * plan.a_panel_floats());
+        for (int64_t mp = 0; mp < plan.m_panels; ++mp) {
+          std::vector<float> want_storage;
+          float* want = aligned_floats(want_storage, floats, NAN);
+          xs[0].weight(plan, w.data(), mp, want, plan.a_panel_floats());
+          for (int64_t r = 0; r < mr; ++r) {
+            const int64_t o = mp * mr + r;
+            for (int64_t ci = 0; ci < c; ++ci) {
+              for (int xi = 0; xi < kWinogradPoints; ++xi) {
+                const float got = want[xi * plan.a_panel_floats() + ci * mr + r];
+                double exact = 0.0;
+                if (o < oc) {
+                  const float* g = w.data() + (o * c + ci) * 9;
+                  for (int a = 0; a < 3; ++a) {
+                    for (int b = 0; b < 3; ++b) exact += G[xi / 6][a] * g[a * 3 + b] * G[xi % 6][b];
+                  }
+                }
+                ASSERT_NEAR(got, exact, 1e-6 * max_g) << "row " << r << " channel " << ci << " position " << xi;
+              }
+            }
+          }
+          for (int i = 1; i < xn; ++i) {
+            if (static_cast<int>(xs[i].isa) > static_cast<int>(host)) continue;
+            std::vector<float> got_storage;
+            float* got = aligned_floats(got_storage, floats, NAN);
+            xs[i].weight(plan, w.data(), mp, got, plan.a_panel_floats());
+            ASSERT_EQ(std::memcmp(got, want, floats * sizeof(float)), 0) << xs[i].name << " panel " << mp;
+          }
+        }
+      }
+    }
+  }
+}
+
 // NaN from the input reaches the outputs it feeds and the clamp keeps it (as F.relu does).
 TEST(Winograd, ClampKeepsNan) {
   int skipped = 0;
@@ -196,13 +321,32 @@ TEST(Winograd, DispatchTakesDense3x3WithEnoughTilesAndChannels) {
 
 // The op end to end on a ResNet-like 3x3 conv that dispatch sends to Winograd, with the
 // whole epilogue, against the reference, at 1 and 2 threads (bit-identical).
+// One chunk of 16 tiles, in both weight modes (bit-identical): OC 72 leaves a partial last
+// A panel at MR 16, 28 and 14, and per call an odd panel count (5 of 16 rows) is split
+// 3 + 2 at 2 threads.
 TEST(Winograd, OpMatchesReferenceWithFusedEpilogue) {
   const Case k = {1, 64, 15, 13, 72, 1, 1, 1, 1};
   const Conv2dShape s = shape_of(k);
   ASSERT_TRUE(winograd_wins(s));
+  const IsaLevel level = isa_level();
+  const WinogradPlan plan = make_winograd_plan(
+      s, f32_gemm_select(level, s.out_channels, 16, f32_winograd_select(level).lanes), f32_winograd_select(level));
   testing::ConvOpCase c = testing::conv_op_case(s, k.pb, k.pr, 0.0f, 1.5f);
   const float scale = unclamped_scale(s, c.x, c.w, c.bias.data(), c.residual.data());
-  testing::expect_near_all(c.op.run(), c.expected, kRelTol * scale + 1e-6f);
+  std::vector<float> packed, per_call;
+  {
+    ScopedWinogradWeights mode(WinogradWeights::kPacked);
+    ASSERT_FALSE(winograd_per_call(plan));
+    packed = c.op.run();
+  }
+  {
+    ScopedWinogradWeights mode(WinogradWeights::kPerCall);
+    ASSERT_TRUE(winograd_per_call(plan));
+    per_call = c.op.run();
+  }
+  testing::expect_near_all(packed, c.expected, kRelTol * scale + 1e-6f);
+  ASSERT_EQ(per_call.size(), packed.size());
+  EXPECT_EQ(std::memcmp(per_call.data(), packed.data(), packed.size() * sizeof(float)), 0);
 }
 
 // Several tile chunks (72 tiles: 3 of 32 or 5 of 16, whichever GEMM tile dispatch picks):
@@ -219,6 +363,8 @@ TEST(Winograd, OpWithChunksPerThreadAndLeftoverChunk) {
   ASSERT_EQ(plan.tiles, 72);
   ASSERT_EQ(plan.chunks() % 2, 1) << "the case must leave one chunk over at 2 threads";
   ASSERT_GE(plan.chunks(), 3);
+  ScopedWinogradWeights per_call(WinogradWeights::kPerCall);
+  ASSERT_FALSE(winograd_per_call(plan)) << "several chunks: U packed once in either mode";
   testing::ConvOpCase c = testing::conv_op_case(s, k.pb, k.pr, 0.0f, 4.0f);
   const float scale = unclamped_scale(s, c.x, c.w, c.bias.data(), c.residual.data());
   testing::expect_near_all(c.op.run(), c.expected, kRelTol * scale + 1e-6f);

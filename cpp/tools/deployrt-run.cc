@@ -34,6 +34,8 @@ const char kUsage[] =
     "  --output-dir DIR  instead of --output: writes DIR/<output name>.npy\n"
     "                    (output_<i>.npy for unnamed outputs)\n"
     "  --threads N       intra-op threads (default: all hardware threads)\n"
+    "  --compact-weights keep weights near their archive size, at some cost in speed\n"
+    "                    (LoadOptions::compact_weights)\n"
     "  --bench N         time N runs after one warm-up run; prints min/p50/p90/p99/max ms\n"
     "  --profile         per-op table: time, share and GFLOP/s of every node (over\n"
     "                    --bench N runs, default 10)\n"
@@ -143,7 +145,7 @@ int main(int argc, char** argv) {
   std::string model, output_dir;
   std::vector<std::string> inputs, outputs;
   int threads = 0, bench = 0;
-  bool profile = false, selftest = false;
+  bool profile = false, selftest = false, compact_weights = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto next_value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
@@ -154,6 +156,8 @@ int main(int argc, char** argv) {
       profile = true;
     } else if (arg == "--selftest") {
       selftest = true;
+    } else if (arg == "--compact-weights") {
+      compact_weights = true;
     } else if (arg == "--input" || arg == "--output" || arg == "--output-dir" || arg == "--threads" ||
                arg == "--bench") {
       const char* v = next_value();
@@ -187,6 +191,7 @@ int main(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   deployrt::LoadOptions options;
   options.num_threads = threads;
+  options.compact_weights = compact_weights;
   auto module = deployrt::Module::try_load(model, options);
   if (!module.ok()) return runtime_error(module.status());
   const deployrt::Module& m = module.value();

@@ -16,7 +16,19 @@ from .errors import ArchiveIOError, InputError, InternalError
 from .ir.graph import NUMPY_DTYPES
 
 
+# The extension is imported with the package, not by the first load(): loading the shared
+# library and registering its bindings (~1 ms) is a start-up cost of the library, like
+# onnxruntime's, not of loading an archive. Without a built extension (export only) the
+# import still succeeds; load() then reports it.
+try:
+    from . import _runtime as _RUNTIME
+except ImportError:
+    _RUNTIME = None
+
+
 def _runtime_module():
+    if _RUNTIME is not None:
+        return _RUNTIME
     try:
         from . import _runtime
     except ImportError as e:
@@ -222,7 +234,8 @@ def _check_load_options(num_threads, max_arena_bytes, max_concurrent_calls):
 
 
 def load(path: Union[str, os.PathLike], num_threads: Optional[int] = None, *, copy: bool = False,
-         max_arena_bytes: Optional[int] = None, max_concurrent_calls: Optional[int] = None) -> Module:
+         max_arena_bytes: Optional[int] = None, max_concurrent_calls: Optional[int] = None,
+         compact_weights: bool = False) -> Module:
     """Loads and verifies an archive. num_threads=None uses every hardware thread.
 
     copy=True reads the file into memory instead of mapping it (a mapped file truncated
@@ -230,13 +243,16 @@ def load(path: Union[str, os.PathLike], num_threads: Optional[int] = None, *, co
     max_arena_bytes refuses (LimitError) models needing a larger activation arena;
     max_concurrent_calls bounds how many calls run at once on the module (None: one
     per hardware thread; the module is safe to call from many threads).
+    compact_weights=True keeps weights near their archive size at some cost in speed
+    (deployrt::LoadOptions::compact_weights: the Winograd convs of 14x14-like layers
+    transform their weights on each call instead of keeping a copy 4x the size).
     """
     path = os.fspath(path)
     _check_load_options(num_threads, max_arena_bytes, max_concurrent_calls)
     if not os.path.exists(path):
         raise ArchiveIOError(f"cannot open archive '{path}': no such file")
     native = _runtime_module().Module.load(path, num_threads or 0, bool(copy), max_arena_bytes or 0,
-                                           max_concurrent_calls or 0)
+                                           max_concurrent_calls or 0, bool(compact_weights))
     return Module(native, path)
 
 

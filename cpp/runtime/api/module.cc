@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <thread>
 
 #include "api/module_impl.h"
@@ -14,6 +15,7 @@
 #include "core/str_cat.h"
 #include "graph/graph_builder.h"
 #include "graph/node_flops.h"
+#include "ops/conv2d_winograd.h"
 #include "ops/weight_cache.h"
 
 namespace deployrt {
@@ -43,9 +45,15 @@ const std::vector<TensorInfo>& no_infos() {
 // read in place, and the raw weights of prepacked entries unless every kernel on them took
 // a packed entry in place (a raw weight some kernel packed at load or reads at run time is
 // checked). A weight fully superseded by in-place entries is never read and not checked.
+// The packed bytes' CRCs were computed ahead, with those of the tensors read at prepare
+// (`ahead`, all work() done): the ones `wanted` (tensors_read) are compared. When preparing
+// failed (`prepared` false) those are only the tensors it read: their CRC error is reported
+// instead of its error, as when they were checked before it.
 Status verify_prepacked_tensors(const archive::ArchiveView& view, const WeightCache& weights,
-                                const std::vector<archive::PackedWeightEntry>& entries, ThreadPool& pool,
+                                const std::vector<archive::PackedWeightEntry>& entries, const SharedTensorCrcs& ahead,
+                                const std::vector<bool>& wanted, bool prepared, ThreadPool& pool,
                                 const archive::MmapFile* file) {
+  if (!prepared) return check_tensor_crcs(view, ahead.tensors(), ahead.computed(), wanted);
   // How many kernels and graph outputs use each tensor raw, and how many of those took
   // an in-place packed entry instead.
   std::vector<uint64_t> uses(view.tensor_count(), 0), in_place(view.tensor_count(), 0);
@@ -62,21 +70,18 @@ Status verify_prepacked_tensors(const archive::ArchiveView& view, const WeightCa
     const archive::GraphEntry graph = view.graph(g);
     for (uint32_t k = 0; k < graph.output_count; ++k) use(view.index_at(uint64_t{graph.output_begin} + k));
   }
-  std::vector<uint32_t> tensors;
   for (const WeightCache::Entry& e : weights.entries()) {
     if (!e.in_place) continue;
     for (const archive::PackedWeightEntry& p : entries) {
-      if (view.tensor_data(p.data_tensor) != e.data.get()) continue;
-      tensors.push_back(p.data_tensor);
-      in_place[p.source_tensor] += e.uses;
+      if (view.tensor_data(p.data_tensor) == e.data.get()) in_place[p.source_tensor] += e.uses;
     }
   }
   std::vector<uint32_t> raw;
   for (const archive::PackedWeightEntry& p : entries) {
     if (in_place[p.source_tensor] < uses[p.source_tensor]) raw.push_back(p.source_tensor);
   }
-  tensors.insert(tensors.end(), raw.begin(), raw.end());
-  Status checked = verify_tensor_crcs(view, std::move(tensors), pool);
+  Status checked = check_tensor_crcs(view, ahead.tensors(), ahead.computed(), wanted);
+  if (checked.ok()) checked = verify_tensor_crcs(view, raw, pool);
   // The raw weights were packed and released before this check faulted them back in.
   if (file != nullptr) {
     for (uint32_t t : raw) {
@@ -86,17 +91,39 @@ Status verify_prepacked_tensors(const archive::ArchiveView& view, const WeightCa
   return checked;
 }
 
-// Per-tensor CRCs (format 1.5), before the ops are prepared: what is read before or while
-// they are: with dynamic shapes (ops prepared per shape, later) every tensor; else every
-// constant but the raw sources of this level's prepacked weights (checked by
-// verify_prepacked_tensors once it is known whether a kernel read them), and the test vectors.
-Status verify_tensors_read_at_prepare(const archive::ArchiveView& view, bool dynamic,
-                                      const std::vector<archive::PackedWeightEntry>& prepacked,
-                                      const archive::TestVectors& test_vectors, ThreadPool& pool) {
+// Which of `ahead`'s tensors the Module reads: those read at prepare and, once the ops are
+// prepared (`prepared`), the packed entries a kernel took in place.
+std::vector<bool> tensors_read(const archive::ArchiveView& view, const WeightCache& weights,
+                               const std::vector<archive::PackedWeightEntry>& entries, const SharedTensorCrcs& ahead,
+                               const std::vector<uint32_t>& read_at_prepare, bool prepared) {
+  std::vector<bool> wanted(ahead.tensors().size(), false);
+  auto want = [&](uint32_t tensor) {
+    const auto it = std::lower_bound(ahead.tensors().begin(), ahead.tensors().end(), tensor);
+    if (it != ahead.tensors().end() && *it == tensor) wanted[static_cast<size_t>(it - ahead.tensors().begin())] = true;
+  };
+  for (uint32_t t : read_at_prepare) want(t);
+  if (!prepared) return wanted;
+  for (const WeightCache::Entry& e : weights.entries()) {
+    if (!e.in_place) continue;
+    for (const archive::PackedWeightEntry& p : entries) {
+      if (view.tensor_data(p.data_tensor) == e.data.get()) want(p.data_tensor);
+    }
+  }
+  return wanted;
+}
+
+// The tensors (format 1.5 per-tensor CRCs) the ops read before or while they are prepared,
+// checked before that or with the prepacked bytes (see finish_load): with dynamic shapes
+// (ops prepared per shape, later) every tensor; else every constant but the raw sources of
+// this level's prepacked weights (checked by verify_prepacked_tensors once it is known
+// whether a kernel read them), and the test vectors.
+std::vector<uint32_t> tensors_read_at_prepare(const archive::ArchiveView& view, bool dynamic,
+                                              const std::vector<archive::PackedWeightEntry>& prepacked,
+                                              const archive::TestVectors& test_vectors) {
   std::vector<uint32_t> tensors;
   if (dynamic) {
     for (uint32_t t = 0; t < view.tensor_count(); ++t) tensors.push_back(t);
-    return verify_tensor_crcs(view, std::move(tensors), pool);
+    return tensors;
   }
   std::vector<bool> deferred(view.tensor_count(), false);
   for (const archive::PackedWeightEntry& e : prepacked) deferred[e.source_tensor] = true;
@@ -107,8 +134,29 @@ Status verify_tensors_read_at_prepare(const archive::ArchiveView& view, bool dyn
   for (const std::vector<uint32_t>& vector : test_vectors.vectors) {
     tensors.insert(tensors.end(), vector.begin(), vector.end());
   }
-  return verify_tensor_crcs(view, std::move(tensors), pool);
+  return tensors;
 }
+
+// Touches every page of a fresh activation arena over the pool (a store per 4 KiB; a huge
+// page faults in whole on its first), so the kernel zeroes those pages at load, on the
+// thread(s) not busy checksumming, instead of inside the first call's kernels, where one
+// thread's fault holds up the others at the next join.
+void prefault_arena(void* arena, uint64_t bytes, ThreadPool& pool) {
+  auto* p = static_cast<volatile uint8_t*>(arena);
+  constexpr uint64_t kStride = 4096;
+  const auto pieces = static_cast<int64_t>((bytes + kHugePageBytes - 1) / kHugePageBytes);
+  pool.parallel_for(pieces, [&](int64_t begin, int64_t end) {
+    const uint64_t stop = std::min<uint64_t>(static_cast<uint64_t>(end) * kHugePageBytes, bytes);
+    for (uint64_t at = static_cast<uint64_t>(begin) * kHugePageBytes; at < stop; at += kStride) p[at] = 0;
+  });
+}
+
+// Waits on every path out of finish_load for the pool's async task, which reads the archive
+// and the loader's locals.
+struct AsyncJoin {
+  ThreadPool& pool;
+  ~AsyncJoin() { pool.wait_async(); }
+};
 
 Status not_loaded() { return Status(ErrorCode::kInternal, "Module is empty (default-constructed, not loaded)"); }
 
@@ -136,6 +184,9 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
   impl->num_threads = options.num_threads > 0 ? options.num_threads
                                               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   impl->pool_ = std::make_unique<ThreadPool>(impl->num_threads);
+  const auto max_calls = static_cast<size_t>(options.max_concurrent_calls > 0
+                                                 ? options.max_concurrent_calls
+                                                 : std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
   // With per-tensor CRCs (format 1.5) the whole WEIGHTS section is not read: the tensors
   // this Module reads are checked below, before anything runs (api/tensor_checksums.h).
   Result<archive::ArchiveView> view =
@@ -159,6 +210,8 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
   }
   ScopedIsaCap isa_cap(cap);
   impl->isa = isa_level();
+  std::optional<ScopedWinogradWeights> compact;  // also captured by a ShapeSpecializer
+  if (options.compact_weights) compact.emplace(WinogradWeights::kPerCall);
   // Weights packed at export for this ISA level (format 1.4) are used in place.
   Result<std::vector<archive::PackedWeightEntry>> packed = archive::parse_packed_weights(impl->view_);
   if (!packed.ok()) return packed.status();
@@ -178,9 +231,33 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
     prepacked_ranges.emplace_back(p.data, p.bytes);
   }
   const bool dynamic = ShapeSpecializer::has_symbolic_dims(impl->view_);
-  if (per_tensor) {  // before the pages are released, as the WEIGHTS CRC was
-    Status checked =
-        verify_tensors_read_at_prepare(impl->view_, dynamic, prepacked_entries, impl->test_vectors_, *impl->pool_);
+  // Format 1.5 with weights prepacked for this level: the tensors this Module reads (the
+  // packed bytes, most of it, and the small constants read while preparing) are checksummed
+  // from here on by a worker while this thread prepares the ops, then joins in
+  // (SharedTensorCrcs); their CRC errors are reported before any error of preparing.
+  // Which entries the kernels read in place is known only once they are prepared: every
+  // entry is checksummed until then, only those are compared (verify_prepacked_tensors).
+  // Without prepacked weights the constants read at prepare are all the weights, checked
+  // before they are packed and released, as before.
+  const bool ahead_of_prepare = per_tensor && !dynamic && !prepacked_entries.empty();
+  std::vector<uint32_t> read_at_prepare;
+  std::vector<uint32_t> ahead_tensors;
+  if (per_tensor) {
+    read_at_prepare = tensors_read_at_prepare(impl->view_, dynamic, prepacked_entries, impl->test_vectors_);
+  }
+  if (ahead_of_prepare) {
+    ahead_tensors = read_at_prepare;
+    for (const archive::PackedWeightEntry& e : prepacked_entries) ahead_tensors.push_back(e.data_tensor);
+    sort_unique_tensors(&ahead_tensors);
+  }
+  SharedTensorCrcs ahead(impl->view_, std::move(ahead_tensors));
+  AsyncJoin ahead_join{*impl->pool_};  // declared after `ahead`: joins before it is destroyed
+  if (ahead_of_prepare) {
+    // With one thread nothing would overlap: the CRCs are computed after preparing, for
+    // the tensors then known to be read only (ahead.work() below).
+    if (impl->num_threads > 1) impl->pool_->run_async([&ahead] { ahead.work(); });
+  } else if (per_tensor) {  // before the pages are released, as the WEIGHTS CRC was
+    Status checked = verify_tensor_crcs(impl->view_, read_at_prepare, *impl->pool_);
     if (!checked.ok()) return checked;
   }
   // A memory-mapped archive need not stay resident once verified: release it now (the
@@ -218,26 +295,48 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
     ScopedLoadPool load_pool(impl->pool_.get());
     impl->weights_.set_prepacked(prepacked);
     Result<std::vector<PreparedNode>> nodes = prepare_graph(impl->view_, 0, release_constant, &impl->weights_);
-    if (!nodes.ok()) return nodes.status();
-    if (per_tensor) {
-      Status checked = verify_prepacked_tensors(impl->view_, impl->weights_, prepacked_entries, *impl->pool_,
-                                                impl->file_.data() != nullptr ? &impl->file_ : nullptr);
-      if (!checked.ok()) return checked;
-    }
+    const bool prepared = nodes.ok();
+    // The packed entries no kernel took in place are not read: the CRCs not computed yet
+    // for them are skipped (an archive packed by an older runtime may hold many).
+    const std::vector<bool> wanted =
+        ahead_of_prepare
+            ? tensors_read(impl->view_, impl->weights_, prepacked_entries, ahead, read_at_prepare, prepared)
+            : std::vector<bool>{};
+    ahead.skip_unwanted(wanted);
     Result<std::unique_ptr<Executor>> executor =
-        Executor::create(impl->view_, 0, std::move(nodes).value(), arena_limit);
-    if (!executor.ok()) return executor.status();
-    impl->executor_ = std::move(executor).value();
+        prepared ? Executor::create(impl->view_, 0, std::move(nodes).value(), arena_limit)
+                   : Result<std::unique_ptr<Executor>>(nodes.status());
     // Executor::create copied the small constants out of the map, and each read faulted
     // a whole page-cache folio (up to 2 MB) back in: release them again, all but the
-    // prepacked weights the kernels read in place.
-    if (impl->file_.data() != nullptr) {
+    // prepacked weights the kernels read in place, before the arena below adds to memory.
+    auto release_all_but_in_place = [&impl] {
+      if (impl->file_.data() == nullptr) return;
       std::vector<std::pair<const void*, size_t>> in_place;
       for (const WeightCache::Entry& e : impl->weights_.entries()) {
         if (e.in_place) in_place.emplace_back(e.data.get(), e.bytes);
       }
       impl->file_.release_resident_pages_except(in_place);
+    };
+    if (executor.ok()) release_all_but_in_place();
+    if (executor.ok() && impl->num_threads > 1) {
+      // The first call's arena, allocated and faulted in now, while the worker checksums
+      // (with one thread this would only move the same work from the first call to here).
+      impl->contexts_ = std::make_unique<RunContextPool>(executor.value()->arena_bytes(), max_calls);
+      uint64_t arena_bytes = 0;
+      if (void* arena = impl->contexts_->preallocate(&arena_bytes)) prefault_arena(arena, arena_bytes, *impl->pool_);
     }
+    ahead.work();  // the pieces the worker has not claimed yet
+    impl->pool_->wait_async();
+    if (ahead_of_prepare || (per_tensor && prepared)) {  // before an error of preparing, as when checked first
+      Status checked = verify_prepacked_tensors(impl->view_, impl->weights_, prepacked_entries, ahead, wanted,
+                                                prepared, *impl->pool_,
+                                                impl->file_.data() != nullptr ? &impl->file_ : nullptr);
+      if (!checked.ok()) return checked;
+    }
+    if (!executor.ok()) return executor.status();
+    impl->executor_ = std::move(executor).value();
+    // The checksums computed meanwhile faulted the small constants back in.
+    if (ahead_of_prepare) release_all_but_in_place();
 
     const archive::GraphEntry graph = impl->view_.graph(0);
     for (uint32_t k = 0; k < graph.input_count; ++k) {
@@ -248,12 +347,10 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
     }
   }
   impl->metadata = std::string(impl->view_.metadata());
-  const int max_calls = options.max_concurrent_calls > 0
-                            ? options.max_concurrent_calls
-                            : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   // With dynamic shapes each context grows its arena to the largest shape it ran (RunContext::reserve).
-  impl->contexts_ = std::make_unique<RunContextPool>(impl->executor_ ? impl->executor_->arena_bytes() : 0,
-                                                     static_cast<size_t>(max_calls));
+  if (!impl->contexts_) {
+    impl->contexts_ = std::make_unique<RunContextPool>(impl->executor_ ? impl->executor_->arena_bytes() : 0, max_calls);
+  }
   return Module(std::move(impl));
 }
 

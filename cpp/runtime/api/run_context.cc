@@ -30,6 +30,26 @@ Result<std::unique_ptr<RunContext>> RunContextPool::acquire() {
   return Result<std::unique_ptr<RunContext>>(std::move(context));
 }
 
+void* RunContextPool::preallocate(uint64_t* bytes) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (created_ > 0) return nullptr;
+    ++created_;
+  }
+  auto context = std::make_unique<RunContext>();
+  context->arena.reset(aligned_malloc_or_null(static_cast<size_t>(arena_bytes_)));
+  context->arena_capacity = arena_bytes_;
+  void* arena = context->arena.get();
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!arena) {
+    --created_;
+    return nullptr;
+  }
+  idle_.push_back(std::move(context));
+  *bytes = arena_bytes_;
+  return arena;
+}
+
 Status RunContext::reserve(uint64_t bytes) {
   if (bytes <= arena_capacity && arena) return Status::Ok();
   AlignedBuffer grown(aligned_malloc_or_null(static_cast<size_t>(bytes)));

@@ -48,6 +48,11 @@ class RunContextPool {
   Result<std::unique_ptr<RunContext>> acquire();
   /// Returns a context taken by acquire(); wakes one waiting caller.
   void release(std::unique_ptr<RunContext> context);
+  /// Creates one idle context now, so the first acquire() finds its arena allocated (the
+  /// loader then touches its pages while a worker checksums, instead of the first call
+  /// faulting them in). Returns that arena and its size; null when one exists already or
+  /// it cannot be allocated (the first acquire() then tries again, as without this).
+  void* preallocate(uint64_t* bytes);
 
   size_t max_contexts() const { return max_contexts_; }
   /// Contexts in existence (idle + in use); for tests.

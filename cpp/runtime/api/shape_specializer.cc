@@ -48,6 +48,7 @@ Result<std::unique_ptr<ShapeSpecializer>> ShapeSpecializer::create(const Archive
   s->capacity_ = capacity < 1 ? 1 : capacity;
   s->arena_limit_ = arena_limit;
   s->isa_ = isa;
+  s->winograd_ = winograd_weights_mode();  // the loader's (LoadOptions::compact_weights)
   s->threads_ = threads < 1 ? 1 : threads;
   std::map<std::string, int> slot_of;  // symbol name -> slot
   const archive::GraphEntry graph = view.graph(0);
@@ -169,6 +170,7 @@ Result<std::shared_ptr<const Specialization>> ShapeSpecializer::build(const std:
   };
   ScopedIsaCap cap(isa_);  // the kernels this Module chose at load, for every shape
   ScopedKernelThreads threads(threads_);
+  ScopedWinogradWeights winograd(winograd_);
   ShapeBinding binding;
   binding.value_descs = &descs;
   binding.weight_cache = &weights_;

@@ -25,6 +25,7 @@
 #include "cpu/cpu_features.h"
 #include "deployrt/deployrt.h"
 #include "graph/executor.h"
+#include "ops/conv2d_winograd.h"
 #include "ops/weight_cache.h"
 
 namespace deployrt {
@@ -75,6 +76,7 @@ class ShapeSpecializer {
   size_t capacity_ = 1;
   uint64_t arena_limit_ = 0;
   IsaLevel isa_ = IsaLevel::kScalar;
+  WinogradWeights winograd_ = WinogradWeights::kPacked;  // how its Winograd convs keep their weights
   int threads_ = 1;  // the Module's threads: kernels plan their per-thread workspace for them
   std::vector<std::string> symbol_names_;
   // Per value id: the symbol slot of each dim (-1: fixed or unnamed dynamic).

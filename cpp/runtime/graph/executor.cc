@@ -101,8 +101,9 @@ Result<std::unique_ptr<Executor>> Executor::create(const archive::ArchiveView& v
   // still reads one in place faults it back in, which costs memory, never correctness.
   constexpr size_t kResidentConstantBytes = size_t{64} << 10;
   std::vector<const void*> resident(view.value_count(), nullptr);
-  auto constant_data = [&](uint32_t id, const archive::ValueEntry& v) -> const void* {
+  auto constant_data = [&](uint32_t id, const archive::ValueEntry& v, bool read) -> const void* {
     const void* in_archive = view.tensor_data(v.tensor);
+    if (!read) return in_archive;  // its kernel packed it: never dereferenced
     const TensorDesc desc = value_desc(view, id);
     const size_t bytes = static_cast<size_t>(desc.numel()) * dtype_size(desc.dtype);
     if (bytes == 0 || bytes > kResidentConstantBytes) return in_archive;
@@ -115,7 +116,7 @@ Result<std::unique_ptr<Executor>> Executor::create(const archive::ArchiveView& v
     }
     return resident[id];
   };
-  auto locate = [&](uint32_t id) {
+  auto locate = [&](uint32_t id, bool read = true) {
     Location loc;
     if (id == archive::kNone) return loc;
     const archive::ValueEntry v = view.value(id);
@@ -124,7 +125,7 @@ Result<std::unique_ptr<Executor>> Executor::create(const archive::ArchiveView& v
       loc.index = output_slot[id];
     } else if (v.kind == archive::ValueKind::kConstant) {
       loc.where = Location::kConstant;
-      loc.constant = constant_data(id, v);
+      loc.constant = constant_data(id, v, read);
     } else if (buffer_of[id] != kNoBuffer) {
       loc.where = Location::kArena;
       loc.index = ex->plan_.offsets[buffer_of[id]];
@@ -138,7 +139,9 @@ Result<std::unique_ptr<Executor>> Executor::create(const archive::ArchiveView& v
     const PreparedNode& node = nodes[s];
     Step step;
     if (workspace_buffer[s] != kNoBuffer) step.workspace = ex->plan_.offsets[workspace_buffer[s]];
-    for (uint32_t id : node.inputs) step.inputs.push_back(locate(id));
+    for (size_t k = 0; k < node.inputs.size(); ++k) {
+      step.inputs.push_back(locate(node.inputs[k], node.kernel->reads_input(k)));
+    }
     for (uint32_t id : node.outputs) step.outputs.push_back(locate(id));
     // prepare_graph looked every node's op up: find_op is non-null here.
     const OpDef* def = find_op(static_cast<uint32_t>(node.info.op));

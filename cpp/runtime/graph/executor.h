@@ -49,6 +49,12 @@ class Executor {
   const std::vector<uint32_t>& node_output_ids(size_t index) const { return nodes_[index].outputs; }
   /// What node `index` (execution order) is: its name, op and shapes.
   const NodeInfo& node_info(size_t index) const { return nodes_[index].info; }
+  /// The bytes input `k` of node `index` is bound to when it is a constant (null otherwise):
+  /// the archive's own bytes, or a resident copy (tests check which).
+  const void* constant_input(size_t index, size_t k) const {
+    const Location& loc = steps_[index].inputs[k];
+    return loc.where == Location::kConstant ? loc.constant : nullptr;
+  }
 
  private:
   // Where a value's bytes are during a run.

@@ -127,6 +127,7 @@ class Conv2dGemmKernel final : public OpKernel {
     slots_ = std::max<int64_t>(1, std::min<int64_t>(threads, plan_.groups_columns()));
   }
 
+  bool reads_input(size_t k) const override { return k != kWeight; }  // packed at create
   size_t workspace_bytes() const override {
     if (plan_.direct || !columns_) return plan_.workspace_bytes();
     return static_cast<size_t>(slots_ * plan_.b_panel_floats()) * sizeof(float);

@@ -22,6 +22,7 @@ class Conv2dIgemmKernel final : public OpKernel {
       : plan_(plan), packed_(std::move(packed_weights)), act_(act) {}
 
   size_t workspace_bytes() const override { return plan_.workspace_bytes(); }
+  bool reads_input(size_t k) const override { return k != kWeight; }  // packed at create
 
   void run(const TensorRef* inputs, TensorRef* outputs, void* workspace, ThreadPool& pool) const override {
     const Conv2dShape& s = plan_.shape;

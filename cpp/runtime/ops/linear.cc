@@ -88,6 +88,8 @@ class LinearGemvKernel final : public OpKernel {
         out_features_(out_features),
         act_(act) {}
 
+  bool reads_input(size_t k) const override { return k != kWeight; }  // packed at create
+
   void run(const TensorRef* inputs, TensorRef* outputs, void* /*workspace*/, ThreadPool& pool) const override {
     const float* x = inputs[kX].as<const float>();
     const float* bias = inputs[kBias].as<const float>();

@@ -142,6 +142,13 @@ class OpKernel {
   virtual ~OpKernel() = default;
   /// Scratch bytes run() needs (64-byte aligned by the caller), planned into the arena.
   virtual size_t workspace_bytes() const { return 0; }
+  /// Whether run() reads input k's data. A kernel that packed a constant weight at create
+  /// says no for that input: the executor then binds the archive's bytes without copying
+  /// them out (graph/executor.cc copies small constants a kernel reads).
+  virtual bool reads_input(size_t k) const {
+    (void)k;
+    return true;
+  }
   virtual void run(const TensorRef* inputs, TensorRef* outputs, void* workspace,
                    ThreadPool& pool) const = 0;
 };

@@ -11,6 +11,10 @@
 // few tens of microseconds on a VM, per op), then sleep on a condition variable: an
 // idle pool costs no CPU. The sleeping side announces itself in an atomic counter, so
 // the waking side only touches the mutex when someone actually sleeps.
+//
+// run_async hands one task to whichever worker gets to it first; that worker runs it instead
+// of chunks. wait_async runs a task no worker has started yet on the calling thread, like a
+// chunk nobody claimed, so it never waits for a worker to wake up.
 #include "threadpool/thread_pool.h"
 
 #include <algorithm>
@@ -82,6 +86,10 @@ bool spin_until(Pred done, std::chrono::microseconds limit) {
 constexpr uint64_t make_ticket(uint32_t job, int64_t front, int64_t back) {
   return (uint64_t{job} << 32) | (static_cast<uint64_t>(front) << 16) | static_cast<uint64_t>(back);
 }
+// run_async's task: kAsyncIdle -> kAsyncPending (published) -> kAsyncRunning (claimed by a
+// worker or by wait_async) -> kAsyncDone -> kAsyncIdle (wait_async).
+constexpr int kAsyncIdle = 0, kAsyncPending = 1, kAsyncRunning = 2, kAsyncDone = 3;
+
 constexpr uint32_t ticket_job(uint64_t t) { return static_cast<uint32_t>(t >> 32); }
 constexpr int64_t ticket_front(uint64_t t) { return static_cast<int64_t>((t >> 16) & 0xFFFF); }
 constexpr int64_t ticket_back(uint64_t t) { return static_cast<int64_t>(t & 0xFFFF); }
@@ -104,6 +112,25 @@ struct ThreadPool::State {
   std::atomic<int> sleeping_workers{0};
   std::atomic<bool> caller_sleeping{false};
   std::vector<std::thread> workers;
+  // run_async's task: written before async_state becomes kAsyncPending, destroyed by
+  // wait_async after it saw kAsyncDone.
+  std::function<void()> async_task;
+  std::atomic<int> async_state{kAsyncIdle};
+  std::atomic<bool> async_waiter_sleeping{false};
+  std::condition_variable async_done;  // under `mutex`
+
+  // Claims the pending async task, if any, and runs it; false when there was none to claim.
+  bool try_run_async() {
+    int expected = kAsyncPending;
+    if (!async_state.compare_exchange_strong(expected, kAsyncRunning, std::memory_order_acq_rel)) return false;
+    async_task();
+    async_state.store(kAsyncDone, std::memory_order_seq_cst);
+    if (async_waiter_sleeping.load(std::memory_order_seq_cst)) {
+      std::lock_guard<std::mutex> lock(mutex);
+      async_done.notify_all();
+    }
+    return true;
+  }
 
   // Claims and runs chunks of job `job` until none is left unclaimed: from the front
   // (the caller) or from the back (workers).
@@ -139,7 +166,9 @@ ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads))
       // seq_cst loads: with the counters below, either this thread sees the new job or
       // the caller sees it sleeping (and wakes it).
       auto woken = [&] {
-        return s.stopping.load(std::memory_order_seq_cst) || ticket_job(s.ticket.load(std::memory_order_seq_cst)) != seen;
+        return s.stopping.load(std::memory_order_seq_cst) ||
+               ticket_job(s.ticket.load(std::memory_order_seq_cst)) != seen ||
+               s.async_state.load(std::memory_order_seq_cst) == kAsyncPending;
       };
       for (;;) {
         if (!spin_until(woken, kWorkerSpin)) {
@@ -149,6 +178,7 @@ ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads))
           s.sleeping_workers.fetch_sub(1, std::memory_order_seq_cst);
         }
         if (s.stopping.load(std::memory_order_acquire)) return;
+        s.try_run_async();  // then the chunks of whatever job is open by now
         seen = ticket_job(s.ticket.load(std::memory_order_acquire));
         s.run_chunks(seen, /*from_front=*/false);
       }
@@ -157,6 +187,7 @@ ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads))
 }
 
 ThreadPool::~ThreadPool() {
+  wait_async();
   state_->stopping.store(true, std::memory_order_seq_cst);
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
@@ -196,6 +227,36 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     s.work_done.wait(lock, done);
     s.caller_sleeping.store(false, std::memory_order_relaxed);
   }
+}
+
+void ThreadPool::run_async(std::function<void()> task) {
+  if (num_threads_ == 1) {
+    task();
+    return;
+  }
+  State& s = *state_;
+  wait_async();  // one task at a time
+  s.async_task = std::move(task);
+  s.async_state.store(kAsyncPending, std::memory_order_seq_cst);  // publishes async_task
+  if (s.sleeping_workers.load(std::memory_order_seq_cst) > 0) {
+    { std::lock_guard<std::mutex> lock(s.mutex); }  // as in parallel_for
+    s.work_ready.notify_all();
+  }
+}
+
+void ThreadPool::wait_async() {
+  State& s = *state_;
+  if (s.async_state.load(std::memory_order_acquire) == kAsyncIdle) return;
+  s.try_run_async();  // not started by any worker yet: run it here
+  auto done = [&] { return s.async_state.load(std::memory_order_seq_cst) == kAsyncDone; };
+  if (!spin_until(done, kCallerSpin)) {
+    std::unique_lock<std::mutex> lock(s.mutex);
+    s.async_waiter_sleeping.store(true, std::memory_order_seq_cst);
+    s.async_done.wait(lock, done);
+    s.async_waiter_sleeping.store(false, std::memory_order_relaxed);
+  }
+  s.async_task = nullptr;
+  s.async_state.store(kAsyncIdle, std::memory_order_release);
 }
 
 }  // namespace deployrt

@@ -29,6 +29,18 @@ class ThreadPool {
   void parallel_for(int64_t n, const std::function<void(int64_t begin, int64_t end)>& fn,
                     int64_t grain = 1);
 
+  /// Starts task() on a worker and returns at once, so the caller can do other work
+  /// meanwhile (at load: checksum on a worker while the caller prepares the ops). With one
+  /// thread (no workers) the task runs here, before run_async returns. One task at a time:
+  /// run_async first waits for the previous one, and only the thread that called run_async
+  /// may call it again or wait_async. While a worker runs the task it takes no parallel_for
+  /// chunks (the caller and any other workers take them all), so parallel_for stays usable
+  /// meanwhile. The task must not call parallel_for on this pool. The destructor waits for it.
+  void run_async(std::function<void()> task);
+  /// Returns once the task of the last run_async has run; at once when none is pending.
+  /// A task no worker has started yet runs here, on the calling thread.
+  void wait_async();
+
  private:
   struct State;
   int num_threads_;

@@ -7,6 +7,8 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "kernels/f32-winograd/winograd.h"
 
 namespace deployrt {
@@ -71,7 +73,58 @@ inline void output_1d(const __m256* m, __m256* o) {
   o[3] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8.0f), d34, d12), m[5]);
 }
 
+// H (see kWinogradGScale) over 3 vectors: 6 outputs.
+inline void weight_1d(__m256 g0, __m256 g1, __m256 g2, __m256* out) {
+  const __m256 even = _mm256_add_ps(g0, g2), odd2 = _mm256_add_ps(g1, g1);
+  const __m256 even4 = _mm256_fmadd_ps(_mm256_set1_ps(4.0f), g2, g0);  // 4 g2 is exact: as g0 + 4 g2
+  out[0] = g0;
+  out[1] = _mm256_add_ps(even, g1);
+  out[2] = _mm256_sub_ps(even, g1);
+  out[3] = _mm256_add_ps(even4, odd2);
+  out[4] = _mm256_sub_ps(even4, odd2);
+  out[5] = g2;
+}
+
+// All-ones in lanes [0, n).
+inline __m256i first_lanes(int n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
 }  // namespace
+
+// One lane per output channel (row of the A panel), 8 rows per step: each row's 9 taps of
+// channel c are gathered (rows past OC masked to zero), and U stored masked to the panel's
+// MR rows (MR 6 is one partial step).
+void f32_winograd_weight_avx2(const WinogradPlan& p, const float* weight, int64_t m_panel, float* u,
+                              int64_t xi_stride) {
+  const Conv2dShape& s = p.shape;
+  const int64_t c_count = s.in_channels, mr = p.gemm.mr;
+  const __m256i rows = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                          _mm256_set1_epi32(static_cast<int32_t>(c_count * 9)));
+  for (int64_t r0 = 0; r0 < mr; r0 += L) {
+    const int64_t oc0 = m_panel * mr + r0;
+    const int width = static_cast<int>(std::min<int64_t>(L, mr - r0));
+    const int valid = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(width, s.out_channels - oc0)));
+    const __m256i store = first_lanes(width);
+    const __m256 load = _mm256_castsi256_ps(first_lanes(valid));
+    const float* base = valid > 0 ? weight + oc0 * c_count * 9 : weight;  // no lane reads when none is valid
+    float* dst = u + r0;
+    for (int64_t c = 0; c < c_count; ++c, base += 9, dst += mr) {
+      __m256 g[9];
+      for (int k = 0; k < 9; ++k) g[k] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), base + k, rows, load, 4);
+      __m256 hg[3][A];  // hg[k][i] = (H g)[i][k]
+      for (int k = 0; k < 3; ++k) weight_1d(g[k], g[3 + k], g[6 + k], hg[k]);
+      for (int i = 0; i < A; ++i) {
+        __m256 out[A];
+        weight_1d(hg[0][i], hg[1][i], hg[2][i], out);
+        for (int j = 0; j < A; ++j) {
+          const int xi = i * A + j;
+          _mm256_maskstore_ps(dst + xi * xi_stride, store, _mm256_mul_ps(out[j], _mm256_set1_ps(winograd_u_scale(xi))));
+        }
+      }
+    }
+  }
+}
 
 void f32_winograd_input_avx2(const WinogradPlan& p, const float* x, int64_t chunk_begin, int64_t chunk_end,
                              float* v, int64_t begin, int64_t end) {

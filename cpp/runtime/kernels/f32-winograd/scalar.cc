@@ -31,7 +31,38 @@ inline void output_1d(Get m, Put out) {
   out(3, d12 + 8.0f * d34 + m5);
 }
 
+// H (see kWinogradGScale) applied to 3 taps: 6 outputs.
+inline void weight_1d(float g0, float g1, float g2, float* out, int stride) {
+  const float even = g0 + g2, odd2 = 2.0f * g1, even4 = g0 + 4.0f * g2;
+  out[0] = g0;
+  out[stride] = even + g1;
+  out[2 * stride] = even - g1;
+  out[3 * stride] = even4 + odd2;
+  out[4 * stride] = even4 - odd2;
+  out[5 * stride] = g2;
+}
+
 }  // namespace
+
+void f32_winograd_weight_scalar(const WinogradPlan& p, const float* weight, int64_t m_panel, float* u,
+                                int64_t xi_stride) {
+  const Conv2dShape& s = p.shape;
+  const int64_t c_count = s.in_channels, mr = p.gemm.mr;
+  for (int64_t r = 0; r < mr; ++r) {
+    const int64_t oc = m_panel * mr + r;
+    for (int64_t c = 0; c < c_count; ++c) {
+      // Rows past OC transform zeros, as the SIMD variants' masked lanes do (the negative
+      // scales make some of them -0: bit for bit the same U everywhere).
+      static const float kZeros[9] = {};
+      const float* g = oc < s.out_channels ? weight + (oc * c_count + c) * 9 : kZeros;
+      float hg[A][3];  // H g: down the columns (g is [kh][kw])
+      float out[kWinogradPoints];
+      for (int k = 0; k < 3; ++k) weight_1d(g[k], g[3 + k], g[6 + k], &hg[0][k], 3);
+      for (int i = 0; i < A; ++i) weight_1d(hg[i][0], hg[i][1], hg[i][2], out + i * A, 1);
+      for (int xi = 0; xi < kWinogradPoints; ++xi) u[xi * xi_stride + c * mr + r] = out[xi] * winograd_u_scale(xi);
+    }
+  }
+}
 
 void f32_winograd_input_scalar(const WinogradPlan& p, const float* x, int64_t chunk_begin, int64_t chunk_end,
                                float* v, int64_t begin, int64_t end) {

@@ -9,7 +9,7 @@ namespace deployrt {
 
 const F32WinogradVariant* f32_winograd_variants(int* count) {
 #define DEPLOYRT_F32_WINOGRAD_ENTRY(name, isa, lanes) \
-  {#name, IsaLevel::isa, lanes, f32_winograd_input_##name, f32_winograd_output_##name},
+  {#name, IsaLevel::isa, lanes, f32_winograd_input_##name, f32_winograd_output_##name, f32_winograd_weight_##name},
   static const F32WinogradVariant kVariants[] = {DEPLOYRT_F32_WINOGRAD_VARIANTS(DEPLOYRT_F32_WINOGRAD_ENTRY)};
 #undef DEPLOYRT_F32_WINOGRAD_ENTRY
   return variant_list(kVariants, count);
@@ -31,6 +31,9 @@ bool f32_winograd_supports(const Conv2dShape& s) {
   if (in_plane > kLimit || out_plane > kLimit) return false;
   if (s.in_channels > kLimit / in_plane || s.batch > kLimit / (s.in_channels * in_plane)) return false;
   if (s.out_channels > kLimit / out_plane || s.batch > kLimit / (s.out_channels * out_plane)) return false;
+  // The weight transforms gather a panel's rows with int32 offsets of up to 32 rows of
+  // C * 9 floats.
+  if (s.in_channels > kLimit / (32 * 9)) return false;
   return s.in_width < kLimit / 8 && s.out_width < kLimit / 8;
 }
 
@@ -55,67 +58,10 @@ WinogradPlan make_winograd_plan(const Conv2dShape& s, const F32GemmVariant& gemm
   return p;
 }
 
-namespace {
-
-// One 6-point transform of 3 taps, G t for G with points 0, 1, -1, 2, -2, inf, factored so
-// that each output costs a few adds (outputs 1/2 and 3/4 share their even part), over
-// kPackLanes independent lanes (rows of the A panel; a fixed-length loop the compiler
-// vectorizes; lanes past the panel's rows hold zeros).
-constexpr int kPackLanes = 32;  // rows transformed together: an A panel's MR, or a slice of it
-inline void transform3(const float* t0, const float* t1, const float* t2, float* const out[kWinogradAlpha]) {
-  for (int r = 0; r < kPackLanes; ++r) {
-    const float g0 = t0[r], g1 = t1[r], g2 = t2[r];
-    const float even = g0 + g2, even4 = 0.25f * g0 + g2, half = 0.5f * g1;
-    out[0][r] = 0.25f * g0;
-    out[1][r] = (even + g1) * (-1.0f / 6);
-    out[2][r] = (even - g1) * (-1.0f / 6);
-    out[3][r] = (even4 + half) * (1.0f / 6);
-    out[4][r] = (even4 - half) * (1.0f / 6);
-    out[5][r] = g2;
-  }
-}
-
-}  // namespace
-
 void f32_winograd_pack_weight_panels(const WinogradPlan& p, const float* weight, float* out, int64_t begin,
                                      int64_t end) {
-  // Float throughout (cheap at load): against the transform in double rounded once, U
-  // differs by under 1 ulp of max|g| (0.69 ulp over 10^6 random kernels), far below what
-  // F(4,3)'s input and output transforms round (kRelTol in winograd_test.cc).
-  const Conv2dShape& s = p.shape;
-  const int64_t c_count = s.in_channels, mr = p.gemm.mr, panel = p.a_panel_floats();
-  const int64_t xi_stride = p.m_panels * panel;  // between the 36 panels of one row block
-  alignas(64) float g[9][kPackLanes];
-  alignas(64) float gg[kWinogradAlpha][3][kPackLanes];  // G g
-  alignas(64) float u[kWinogradPoints][kPackLanes];     // (G g) G^T
-  for (int64_t m = begin; m < end; ++m) {
-    for (int64_t r0 = 0; r0 < mr; r0 += kPackLanes) {  // lanes: rows r0.. of panel m
-      const int width = static_cast<int>(std::min<int64_t>(kPackLanes, mr - r0));
-      const int64_t oc0 = m * mr + r0;
-      const int valid = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(width, s.out_channels - oc0)));
-      for (int k = 0; k < 9; ++k) std::fill(g[k] + valid, g[k] + kPackLanes, 0.0f);  // rows past OC: zeros
-      for (int64_t c = 0; c < c_count; ++c) {
-        for (int r = 0; r < valid; ++r) {
-          const float* src = weight + ((oc0 + r) * c_count + c) * 9;
-          for (int k = 0; k < 9; ++k) g[k][r] = src[k];
-        }
-        for (int k = 0; k < 3; ++k) {  // columns of g: G g
-          float* const col[kWinogradAlpha] = {gg[0][k], gg[1][k], gg[2][k], gg[3][k], gg[4][k], gg[5][k]};
-          transform3(g[k], g[3 + k], g[6 + k], col);
-        }
-        for (int i = 0; i < kWinogradAlpha; ++i) {  // rows of G g: (G g) G^T
-          float* const row[kWinogradAlpha] = {u[i * 6],     u[i * 6 + 1], u[i * 6 + 2],
-                                              u[i * 6 + 3], u[i * 6 + 4], u[i * 6 + 5]};
-          transform3(gg[i][0], gg[i][1], gg[i][2], row);
-        }
-        float* dst = out + m * panel + c * mr + r0;
-        for (int xi = 0; xi < kWinogradPoints; ++xi) {
-          float* d = dst + xi * xi_stride;
-          for (int r = 0; r < width; ++r) d[r] = u[xi][r];
-        }
-      }
-    }
-  }
+  const int64_t panel = p.a_panel_floats();
+  for (int64_t m = begin; m < end; ++m) p.xform.weight(p, weight, m, out + m * panel, p.m_panels * panel);
 }
 
 int64_t f32_winograd_lane_groups(const WinogradPlan& p, int64_t chunk_begin, int64_t chunk_end) {
@@ -148,6 +94,25 @@ void f32_winograd_gemm(const WinogradPlan& p, const float* packed_u, const float
     p.gemm.fn(p.shape.in_channels, packed_u + (xi * p.m_panels + mp) * p.a_panel_floats(),
               v + (xi * p.chunk_n_panels() + n) * p.b_panel_floats(), p.gemm.nr,
               m + (xi * oc_count + row0) * p.chunk_tiles + n * p.gemm.nr, p.chunk_tiles, mr, nr, ep);
+  }
+}
+
+void f32_winograd_gemm_panel(const WinogradPlan& p, const float* u, int64_t u_xi_stride, const float* v, float* m,
+                             int64_t chunk_begin, int64_t chunk_end, int64_t mp) {
+  const int64_t count = chunk_end - chunk_begin;
+  const int64_t panels = (count + p.gemm.nr - 1) / p.gemm.nr;
+  const int64_t oc_count = p.shape.out_channels;
+  GemmEpilogue ep;  // as in f32_winograd_gemm
+  ep.min = -std::numeric_limits<float>::infinity();
+  ep.max = std::numeric_limits<float>::infinity();
+  const int64_t row0 = mp * p.gemm.mr;
+  const int64_t mr = std::min<int64_t>(p.gemm.mr, oc_count - row0);
+  for (int64_t xi = 0; xi < kWinogradPoints; ++xi) {
+    for (int64_t n = 0; n < panels; ++n) {
+      const int64_t nr = std::min<int64_t>(p.gemm.nr, count - n * p.gemm.nr);
+      p.gemm.fn(p.shape.in_channels, u + xi * u_xi_stride, v + (xi * p.chunk_n_panels() + n) * p.b_panel_floats(),
+                p.gemm.nr, m + (xi * oc_count + row0) * p.chunk_tiles + n * p.gemm.nr, p.chunk_tiles, mr, nr, ep);
+    }
   }
 }
 

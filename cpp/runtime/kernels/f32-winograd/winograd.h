@@ -14,6 +14,12 @@
 // in a fixed order whatever the split, so results never depend on the thread count.
 //
 // The transforms vectorize across tiles (one tile per lane): `lanes` tiles per item.
+//
+// The weights are transformed either once, at create, into U for every A panel (kept for
+// the kernel's life: 36/9 = 4x the raw weight's bytes), or per call, one A panel (MR
+// output channels, all 36 positions) at a time into a small per-thread slot right before
+// the GEMMs that use it (ops/conv2d_winograd.cc chooses). Both run the same weight
+// transform variant, so both give bit-identical U and results.
 #pragma once
 
 #include <cstddef>
@@ -32,6 +38,18 @@ constexpr int kWinogradTile = 4;                  // output tile side
 
 struct WinogradPlan;
 
+// The weight transform U = G g G^T in its cheap form: G = diag(kWinogradGScale) H with
+//   H = [1 0 0; 1 1 1; 1 -1 1; 1 2 4; 1 -2 4; 0 0 1]
+// (G's entries 1/4, -1/6, 1/24, 1/12 = 2/24, 1/6 = 4/24 and 1). Every variant applies H
+// down the columns then along the rows (adds, and scalings by 2 and 4, which are exact,
+// so whether a compiler fuses them into an FMA changes nothing), and then multiplies each
+// position by one constant: bit-identical across variants and instruction sets.
+constexpr double kWinogradGScale[6] = {0.25, -1.0 / 6, -1.0 / 6, 1.0 / 24, 1.0 / 24, 1.0};
+/// The scale of position xi = 6 i + j: G's row scales of i and j, rounded once.
+constexpr float winograd_u_scale(int xi) {
+  return static_cast<float>(kWinogradGScale[xi / 6] * kWinogradGScale[xi % 6]);
+}
+
 /// Input transform of items [begin, end): item = g * C + c (g: lane group of the chunk).
 /// Writes V[xi][n_panel][c][NR] for the chunk's lanes; lanes past `chunk_end` get zeros.
 using F32WinogradInputFn = void (*)(const WinogradPlan& p, const float* x, int64_t chunk_begin, int64_t chunk_end,
@@ -41,6 +59,13 @@ using F32WinogradInputFn = void (*)(const WinogradPlan& p, const float* x, int64
 using F32WinogradOutputFn = void (*)(const WinogradPlan& p, const float* m, int64_t chunk_begin, int64_t chunk_end,
                                      const float* bias, const float* residual, Activation act, float* y,
                                      int64_t begin, int64_t end);
+
+/// Weight transform of A panel `m_panel` (output channels m_panel * MR ..): writes
+/// U[xi][c][r] = (G g_{oc,c} G^T)[xi] for oc = m_panel * MR + r at u + xi * xi_stride +
+/// c * MR + r, for all 36 positions, C channels and MR rows (rows past OC: zeros). Reads
+/// the raw weight [OC, C, 3, 3]. Vectorized across the panel's rows (output channels).
+using F32WinogradWeightFn = void (*)(const WinogradPlan& p, const float* weight, int64_t m_panel, float* u,
+                                     int64_t xi_stride);
 
 // The one list of transform variants: X(name, isa, lanes). Dispatch and tests expand it.
 #define DEPLOYRT_F32_WINOGRAD_PORTABLE(X) X(scalar, kScalar, 1)
@@ -58,7 +83,9 @@ using F32WinogradOutputFn = void (*)(const WinogradPlan& p, const float* m, int6
                                  float* v, int64_t begin, int64_t end);                                        \
   void f32_winograd_output_##name(const WinogradPlan& p, const float* m, int64_t chunk_begin, int64_t chunk_end, \
                                   const float* bias, const float* residual, Activation act, float* y,           \
-                                  int64_t begin, int64_t end);
+                                  int64_t begin, int64_t end);                                                 \
+  void f32_winograd_weight_##name(const WinogradPlan& p, const float* weight, int64_t m_panel, float* u,        \
+                                  int64_t xi_stride);
 DEPLOYRT_F32_WINOGRAD_VARIANTS(DEPLOYRT_DECLARE_F32_WINOGRAD)
 #undef DEPLOYRT_DECLARE_F32_WINOGRAD
 
@@ -68,6 +95,7 @@ struct F32WinogradVariant {
   int lanes;  // tiles per transform item; divides the GEMM's NR
   F32WinogradInputFn input;
   F32WinogradOutputFn output;
+  F32WinogradWeightFn weight;  // vectorized across output channels, not tiles
 };
 
 /// Every variant of the list (whether or not this CPU can run it), in list order.
@@ -93,6 +121,13 @@ struct WinogradPlan {
   int64_t v_floats() const { return kWinogradPoints * shape.in_channels * chunk_tiles; }
   int64_t m_floats() const { return kWinogradPoints * shape.out_channels * chunk_tiles; }
   size_t workspace_bytes() const { return static_cast<size_t>(v_floats() + m_floats()) * sizeof(float); }
+  /// Floats between the 36 positions' A panels in a per-call transform slot: the panel
+  /// rounded up to 64 bytes, plus 128, so that the 36 stores of one channel's U do not all
+  /// fall in one L1 set (a panel of 4 KiB multiples, as C * MR * 4 bytes often is, would:
+  /// measured 2x slower transforms at 256 channels).
+  int64_t u_xi_stride() const { return (a_panel_floats() + 15) / 16 * 16 + 32; }
+  /// Floats of one per-call transform slot: one A panel's U for all 36 positions.
+  int64_t u_slot_floats() const { return kWinogradPoints * u_xi_stride(); }
 };
 
 /// Whether the Winograd path can compute this conv at all: 3x3, stride 1, dilation 1,
@@ -109,8 +144,8 @@ inline size_t f32_winograd_packed_floats(const WinogradPlan& plan) {
   return static_cast<size_t>(kWinogradPoints * plan.m_panels * plan.a_panel_floats());
 }
 /// Packs row blocks [begin, end) of m_panels (all 36 positions of each) into `out`, a
-/// 64-byte aligned buffer of f32_winograd_packed_floats: blocks are independent, so a load
-/// spreads them over its threads.
+/// 64-byte aligned buffer of f32_winograd_packed_floats, with plan.xform.weight: blocks are
+/// independent, so a load spreads them over its threads.
 void f32_winograd_pack_weight_panels(const WinogradPlan& plan, const float* weight, float* out, int64_t begin,
                                      int64_t end);
 
@@ -122,6 +157,13 @@ int64_t f32_winograd_gemm_items(const WinogradPlan& plan, int64_t chunk_begin, i
 /// chunk's n panels (weights-major: an A panel is reused across its n tiles).
 void f32_winograd_gemm(const WinogradPlan& plan, const float* packed_u, const float* v, float* m,
                        int64_t chunk_begin, int64_t chunk_end, int64_t begin, int64_t end);
+
+/// Every GEMM of one A panel for a chunk: the 36 positions x the chunk's n panels, with
+/// that panel's U at u + xi * u_xi_stride (a per-call slot: plan.u_xi_stride()).
+/// Each GEMM tile is the same microkernel call as in f32_winograd_gemm, so the outputs are
+/// bit-identical to it for the same U.
+void f32_winograd_gemm_panel(const WinogradPlan& plan, const float* u, int64_t u_xi_stride, const float* v, float* m,
+                             int64_t chunk_begin, int64_t chunk_end, int64_t m_panel);
 
 /// Where tile t lives: image n, top-left output (oh0, ow0).
 struct WinogradTile {
