@@ -21,9 +21,10 @@ Method (docs/PERFORMANCE.md, /work/shared/DESIGN.md "Measuring fairly"):
 - startup: a fresh Python process loads the archive and runs it once (load + first
   inference), then runs it --runs more times (steady state), per thread count;
 - memory: peak RSS (ru_maxrss from wait4) of `deployrt-run` on each model, against the
-  archive size + the activation arena.
+  archive size + the activation arena: on the prepacked archive, on the plain archive, and on
+  the plain archive with --compact-weights.
 - deploykit runs archives exported with prepack=True (weights packed for this host's best ISA
-  level, read in place at load: format 1.4 PACKED_WEIGHTS), for every figure above.
+  level, read in place at load: format 1.4 PACKED_WEIGHTS), for every other figure.
 """
 
 from __future__ import annotations
@@ -89,6 +90,9 @@ class Prepared:
         # packed weights in place from the map, which is how deploykit is meant to be deployed.
         self.dkr = os.path.join(tmp, f"{name}.dkr")
         deploykit.export(self.model, (self.x,), self.dkr, prepack=True)
+        # Plain (weights packed at load), for the memory figures only.
+        self.plain_dkr = os.path.join(tmp, f"{name}.plain.dkr")
+        deploykit.export(self.model, (self.x,), self.plain_dkr)
         self.onnx = os.path.join(tmp, f"{name}.onnx")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -309,21 +313,27 @@ print(json.dumps({"exit": os.waitstatus_to_exitcode(status), "maxrss_kb": usage.
 """
 
 
-def measure_rss(p: Prepared, threads: int, tmp: str, tool: str) -> dict:
+# Archive and deployrt-run options of each memory figure.
+RSS_CONFIGS = (("prepacked", False), ("plain", False), ("plain --compact-weights", True))
+
+
+def measure_rss(p: Prepared, threads: int, tmp: str, tool: str, config: str, compact: bool) -> dict:
     """Peak RSS of one `deployrt-run` process (load + one inference + writing the output)."""
     x_path = os.path.join(tmp, f"{p.name}.x.npy")
     np.save(x_path, p.x_np)
     y_path = os.path.join(tmp, f"{p.name}.y.npy")
-    out = subprocess.run([sys.executable, "-S", "-c", _RSS_LAUNCHER, tool, p.dkr, "--input", x_path,
-                          "--output", y_path, "--threads", str(threads)], capture_output=True, text=True)
+    dkr = p.dkr if config == "prepacked" else p.plain_dkr
+    out = subprocess.run([sys.executable, "-S", "-c", _RSS_LAUNCHER, tool, dkr, "--input", x_path,
+                          "--output", y_path, "--threads", str(threads)] + (["--compact-weights"] if compact else []),
+                         capture_output=True, text=True)
     result = json.loads(out.stdout.strip().splitlines()[-1]) if out.stdout.strip() else {"exit": out.returncode}
     if result["exit"] != 0:
         raise RuntimeError(f"deployrt-run failed ({result['exit']}): {out.stderr}")
-    archive = os.path.getsize(p.dkr)
-    arena = deploykit.load(p.dkr, num_threads=1).arena_bytes
+    archive = os.path.getsize(dkr)
+    arena = deploykit.load(dkr, num_threads=1).arena_bytes
     peak = result["maxrss_kb"] * 1024  # kilobytes on Linux
     budget = archive + arena + 20 * 2**20
-    return {"model": p.name, "threads": threads, "peak_rss_bytes": peak, "archive_bytes": archive,
+    return {"model": p.name, "archive": config, "threads": threads, "peak_rss_bytes": peak, "archive_bytes": archive,
             "arena_bytes": arena, "budget_bytes": budget, "within_budget": peak <= budget,
             "deployrt_run": out.stderr.strip()}
 
@@ -440,7 +450,8 @@ def main(argv=None) -> int:
                 if args.startup_repeats > 0 and "deploykit" in engines:
                     report["startup"].append(measure_startup(p, n, tmp, args.startup_repeats, max(args.runs, 10)))
             if args.startup_repeats > 0 and tool is not None:
-                report["rss"].append(measure_rss(p, max(args.threads), tmp, tool))
+                for config, compact in RSS_CONFIGS:
+                    report["rss"].append(measure_rss(p, max(args.threads), tmp, tool, config, compact))
     report["ratios"] = ratios(report["results"])
     if args.startup_repeats > 0 and tool is None:
         print("note: deployrt-run not found (set DEPLOYRT_RUN or put it on PATH): no RSS figures", file=sys.stderr)
@@ -463,12 +474,12 @@ def main(argv=None) -> int:
               % args.startup_repeats)
         print(_table(header, rows, md))
     if report["rss"]:
-        header = ["model", "threads", "peak RSS MB", "archive MB", "arena MB", "archive+arena+20 MB", "within"]
-        rows = [[r["model"], str(r["threads"]), f"{r['peak_rss_bytes'] / 2**20:.1f}",
+        header = ["model", "archive", "threads", "peak RSS MB", "archive MB", "arena MB", "archive+arena+20 MB",
+                  "within"]
+        rows = [[r["model"], r["archive"], str(r["threads"]), f"{r['peak_rss_bytes'] / 2**20:.1f}",
                  f"{r['archive_bytes'] / 2**20:.1f}", f"{r['arena_bytes'] / 2**20:.1f}",
                  f"{r['budget_bytes'] / 2**20:.1f}", "yes" if r["within_budget"] else "NO"] for r in report["rss"]]
-        print("peak RSS of deployrt-run (one inference; prepacked archive, so its size includes the packed "
-              "weights):")
+        print("peak RSS of deployrt-run (one inference; a prepacked archive's size includes its packed weights):")
         print(_table(header, rows, md))
     if args.json:
         with open(args.json, "w") as f:
