@@ -262,6 +262,22 @@ def test_deployrt_run_threads_flag(tiny_dkr, input_npy, tmp_path, deployrt_run):
     assert_close_to_torch(np.load(y_path), torch_reference(model, (x,)))
 
 
+def test_compact_weights_flags_give_the_same_outputs(tiny_dkr, input_npy, tmp_path, deployrt_run):
+    # deployrt-run and `deploykit run` take --compact-weights (LoadOptions::compact_weights):
+    # bit-identical outputs (what it changes is checked in cpp/tests/packed_weights_test.cc).
+    out, model = tiny_dkr
+    x_path, _ = input_npy
+    want = deploykit.load(str(out))(np.load(x_path))
+    y_cpp, y_py = tmp_path / "y_compact_cpp.npy", tmp_path / "y_compact_py.npy"
+    proc = subprocess.run([deployrt_run, str(out), "--input", str(x_path), "--output", str(y_cpp), "--compact-weights"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"deployrt-run --compact-weights exited {proc.returncode}\n{proc.stderr}"
+    _assert_cli_ok(deploykit_cli(["run", out, "--input", x_path, "--output", y_py, "--compact-weights"]),
+                   "deploykit run --compact-weights")
+    np.testing.assert_array_equal(np.load(y_cpp), want)
+    np.testing.assert_array_equal(np.load(y_py), want)
+
+
 @pytest.mark.parametrize("where", ["header", "middle", "last_byte"])
 def test_deployrt_run_on_flipped_archive_fails_with_message(tiny_dkr, input_npy, tmp_path, deployrt_run, where):
     out, _ = tiny_dkr

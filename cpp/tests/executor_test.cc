@@ -8,6 +8,7 @@
 #include "archive/reader.h"
 #include "graph/executor.h"
 #include "graph/graph_builder.h"
+#include "ops/conv2d_winograd.h"
 #include "prepacked_test_model.h"
 
 namespace {
@@ -43,6 +44,38 @@ TEST(Executor, CopiesOnlyTheSmallConstantsKernelsRead) {
   ASSERT_NE(bias, nullptr);
   EXPECT_NE(bias, v.tensor_data(4)) << "c2.b, read at run time, was not copied";
   EXPECT_EQ(std::memcmp(bias, v.tensor_data(4), 32 * sizeof(float)), 0);
+}
+
+// Constants too large to copy that a kernel reads at run time are listed for the loader,
+// which keeps their pages mapped: here a 3x3 conv's 147 KB weight, read by the per-call
+// Winograd kernel (LoadOptions::compact_weights) but not by the packed one.
+TEST(Executor, ListsTheLargeConstantsKernelsReadInPlace) {
+  using A = dkr_test::ArchiveBuilder;
+  dkr_test::ArchiveBuilder b;
+  const uint32_t x = b.input("x", DType::kF32, {1, 64, 16, 16});
+  const uint32_t w = b.constant("w", {64, 64, 3, 3}, dkr_test::ramp(64 * 64 * 9, 0.001f));
+  const uint32_t y = b.node(OpKind::kConv2d, "conv", {x, w}, {1, 64, 16, 16},
+                            {A::ints_attr("stride", {1, 1}), A::ints_attr("pads", {1, 1, 1, 1}),
+                             A::ints_attr("dilation", {1, 1}), A::int_attr("groups", 1)});
+  b.output(y);
+  const std::vector<uint8_t> bytes = b.build();
+  auto view = archive::ArchiveView::verify(bytes.data(), bytes.size());
+  ASSERT_TRUE(view.ok()) << view.status().to_string();
+  for (WinogradWeights mode : {WinogradWeights::kPacked, WinogradWeights::kPerCall}) {
+    ScopedWinogradWeights scope(mode);
+    auto nodes = prepare_graph(view.value(), 0);
+    ASSERT_TRUE(nodes.ok()) << nodes.status().to_string();
+    auto ex = Executor::create(view.value(), 0, std::move(nodes).value(), uint64_t{1} << 30);
+    ASSERT_TRUE(ex.ok()) << ex.status().to_string();
+    const auto& listed = ex.value()->constants_read_in_place();
+    if (mode == WinogradWeights::kPacked) {
+      EXPECT_TRUE(listed.empty());
+    } else {
+      ASSERT_EQ(listed.size(), 1u);
+      EXPECT_EQ(listed[0].first, view.value().tensor_data(0));
+      EXPECT_EQ(listed[0].second, size_t{64} * 64 * 9 * sizeof(float));
+    }
+  }
 }
 
 }  // namespace

@@ -143,6 +143,14 @@ TEST(PackedWeights, CompactWeightsKeepNoWinogradCopyAndGiveIdenticalOutputs) {
       }
       EXPECT_EQ(winograd, 0u) << threads;
       EXPECT_EQ(others, records.size() - 1) << threads;  // the 1x1 conv and the linear
+      // Memory-mapped: the raw 3x3 weight, read at run time, stays mapped while the rest is released.
+      const std::string path = write_file(bytes, "compact");
+      {
+        auto mapped = Module::try_load(path, o);
+        ASSERT_TRUE(mapped.ok()) << mapped.status().to_string();
+        EXPECT_EQ(run(mapped.value()).y, base.y) << threads;
+      }
+      std::remove(path.c_str());
     }
   }
 }

@@ -110,7 +110,7 @@ def cmd_bench(args) -> int:
         value = getattr(args, name)
         if value < (1 if name == "runs" else 0):
             raise InputError(f"--{name} must be >= {1 if name == 'runs' else 0}, got {value}")
-    module = load(args.model, num_threads=args.threads)
+    module = load(args.model, num_threads=args.threads, compact_weights=args.compact_weights)
     inputs = random_inputs(module)
     stats = latency_stats(time_runs(module, inputs, args.runs, args.warmup))
     print(format_latency(args.model, module, args.runs, args.warmup, stats), end="")
@@ -135,5 +135,7 @@ def add_parser(sub) -> None:
     p.add_argument("--runs", type=int, default=50, metavar="R", help="timed runs (default 50)")
     p.add_argument("--warmup", type=int, default=5, metavar="W", help="untimed runs first (default 5)")
     p.add_argument("--profile", action="store_true", help="also time every node (a separate R runs)")
+    p.add_argument("--compact-weights", action="store_true",
+                   help="keep weights near their archive size, at some cost in speed (load(compact_weights=True))")
     p.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON")
     p.set_defaults(func=cmd_bench)

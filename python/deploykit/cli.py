@@ -132,7 +132,7 @@ def cmd_run(args) -> int:
             arrays.append(np.load(path, allow_pickle=False))
         except (OSError, ValueError) as e:
             raise InputError(f"cannot read input '{path}': {e}") from None
-    module = load(args.model, num_threads=args.threads)
+    module = load(args.model, num_threads=args.threads, compact_weights=args.compact_weights)
     start = time.perf_counter()
     result = module(*arrays)
     elapsed = time.perf_counter() - start
@@ -374,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", action="append", default=[], metavar="X.npy", help="one input (repeat in order)")
     p.add_argument("--output", action="append", default=[], metavar="Y.npy", help="where to save each output")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="threads (default: all)")
+    p.add_argument("--compact-weights", action="store_true",
+                   help="keep weights near their archive size, at some cost in speed (load(compact_weights=True))")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("inspect", help="describe an archive (works without the C++ runtime)")

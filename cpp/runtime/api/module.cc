@@ -307,17 +307,21 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
         prepared ? Executor::create(impl->view_, 0, std::move(nodes).value(), arena_limit)
                    : Result<std::unique_ptr<Executor>>(nodes.status());
     // Executor::create copied the small constants out of the map, and each read faulted
-    // a whole page-cache folio (up to 2 MB) back in: release them again, all but the
-    // prepacked weights the kernels read in place, before the arena below adds to memory.
-    auto release_all_but_in_place = [&impl] {
+    // a whole page-cache folio (up to 2 MB) back in: release them again, all but what the
+    // kernels read in place (prepacked weights, large constants such as the raw weights of
+    // compact_weights' Winograd convs), before the arena below adds to memory. Those are
+    // faulted in first, so the folios around them are released now, not mapped at the
+    // first call and kept.
+    auto release_all_but_in_place = [&impl](const Executor& ex) {
       if (impl->file_.data() == nullptr) return;
-      std::vector<std::pair<const void*, size_t>> in_place;
+      std::vector<std::pair<const void*, size_t>> in_place = ex.constants_read_in_place();
+      for (const auto& [p, bytes] : in_place) impl->file_.touch_range(p, bytes);
       for (const WeightCache::Entry& e : impl->weights_.entries()) {
         if (e.in_place) in_place.emplace_back(e.data.get(), e.bytes);
       }
       impl->file_.release_resident_pages_except(in_place);
     };
-    if (executor.ok()) release_all_but_in_place();
+    if (executor.ok()) release_all_but_in_place(*executor.value());
     if (executor.ok() && impl->num_threads > 1) {
       // The first call's arena, allocated and faulted in now, while the worker checksums
       // (with one thread this would only move the same work from the first call to here).
@@ -336,7 +340,7 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
     if (!executor.ok()) return executor.status();
     impl->executor_ = std::move(executor).value();
     // The checksums computed meanwhile faulted the small constants back in.
-    if (ahead_of_prepare) release_all_but_in_place();
+    if (ahead_of_prepare) release_all_but_in_place(*impl->executor_);
 
     const archive::GraphEntry graph = impl->view_.graph(0);
     for (uint32_t k = 0; k < graph.input_count; ++k) {

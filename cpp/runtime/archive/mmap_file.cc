@@ -106,6 +106,16 @@ void MmapFile::release_resident_pages_except(std::vector<std::pair<const void*, 
   if (cursor < data_ + size_) release_resident_range(cursor, static_cast<size_t>(data_ + size_ - cursor));
 }
 
+void MmapFile::touch_range(const void* p, size_t bytes) const {
+  const auto* begin = static_cast<const uint8_t*>(p);
+  if (data_ == nullptr || begin < data_ || bytes > size_ || static_cast<size_t>(begin - data_) > size_ - bytes) return;
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  uint8_t sum = 0;
+  for (size_t at = 0; at < bytes; at += page) sum ^= static_cast<const volatile uint8_t*>(begin)[at];
+  if (bytes > 0) sum ^= static_cast<const volatile uint8_t*>(begin)[bytes - 1];
+  (void)sum;
+}
+
 void MmapFile::release_resident_range(const void* p, size_t bytes) const {
   const auto begin = reinterpret_cast<uintptr_t>(p);
   const auto map_begin = reinterpret_cast<uintptr_t>(data_);

@@ -43,6 +43,10 @@ class MmapFile {
   void release_resident_pages_except(std::vector<std::pair<const void*, size_t>> keep) const;
   /// The same for the whole pages inside [p, p + bytes) (p must lie in the map).
   void release_resident_range(const void* p, size_t bytes) const;
+  /// Maps the pages of [p, p + bytes) now, by reading a byte of each. A fault maps a whole
+  /// page-cache folio (up to 2 MB) around the page: so a range read at run time is faulted
+  /// in before the loader's last release_resident_pages_except (which keeps it), not after.
+  void touch_range(const void* p, size_t bytes) const;
 
  private:
   void reset();

@@ -97,15 +97,21 @@ Result<std::unique_ptr<Executor>> Executor::create(const archive::ArchiveView& v
   // releases a mapped archive's pages once the weights are packed; a kernel that read a
   // bias in place would fault back in the whole page-cache folio around it, megabytes of
   // packed-away weights per fault (54 MB of ResNet-50's 97 MB came back that way on the
-  // first forward). Large constants are the weights kernels pack at load; a kernel that
-  // still reads one in place faults it back in, which costs memory, never correctness.
+  // first forward). Large constants are mostly the weights kernels pack at load (bound in
+  // place, never read); those a kernel does read at run time are listed for the loader,
+  // which keeps them mapped (constants_read_in_place).
   constexpr size_t kResidentConstantBytes = size_t{64} << 10;
   std::vector<const void*> resident(view.value_count(), nullptr);
+  std::vector<bool> read_listed(view.value_count(), false);  // in read_in_place_
   auto constant_data = [&](uint32_t id, const archive::ValueEntry& v, bool read) -> const void* {
     const void* in_archive = view.tensor_data(v.tensor);
     if (!read) return in_archive;  // its kernel packed it: never dereferenced
     const TensorDesc desc = value_desc(view, id);
     const size_t bytes = static_cast<size_t>(desc.numel()) * dtype_size(desc.dtype);
+    if (bytes > kResidentConstantBytes && !read_listed[id]) {
+      read_listed[id] = true;
+      ex->read_in_place_.emplace_back(in_archive, bytes);
+    }
     if (bytes == 0 || bytes > kResidentConstantBytes) return in_archive;
     if (resident[id] == nullptr) {
       AlignedBuffer copy(aligned_malloc_or_null(bytes));

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "archive/reader.h"
@@ -49,6 +50,9 @@ class Executor {
   const std::vector<uint32_t>& node_output_ids(size_t index) const { return nodes_[index].outputs; }
   /// What node `index` (execution order) is: its name, op and shapes.
   const NodeInfo& node_info(size_t index) const { return nodes_[index].info; }
+  /// The constants kernels read at run time straight from the archive (too large to copy):
+  /// (data, bytes), each once. A loader that releases the map's pages keeps these.
+  const std::vector<std::pair<const void*, size_t>>& constants_read_in_place() const { return read_in_place_; }
   /// The bytes input `k` of node `index` is bound to when it is a constant (null otherwise):
   /// the archive's own bytes, or a resident copy (tests check which).
   const void* constant_input(size_t index, size_t k) const {
@@ -81,6 +85,7 @@ class Executor {
   // Copies of the small constants (Executor::create, kResidentConstantBytes): kConstant
   // locations of those point here, not into the archive.
   std::vector<AlignedBuffer> resident_constants_;
+  std::vector<std::pair<const void*, size_t>> read_in_place_;
 };
 
 }  // namespace deployrt

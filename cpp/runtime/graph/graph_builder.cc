@@ -192,9 +192,9 @@ Result<std::vector<PreparedNode>> prepare_nodes(const ArchiveView& view, uint32_
     if (!kernel.ok()) return kernel.status();
     node.kernel = std::move(kernel).value();
     if (!node.kernel) return Status(ErrorCode::kInternal, str_cat(op_name(entry.op), " node ", id, ": create() returned null"));
-    if (release_constant) {
+    if (release_constant) {  // the constants its kernel packed: it never reads them again
       for (size_t k = 0; k < info.constant_data.size(); ++k) {
-        if (info.constant_data[k] != nullptr) {
+        if (info.constant_data[k] != nullptr && !node.kernel->reads_input(k)) {
           release_constant(info.constant_data[k], static_cast<size_t>(info.inputs[k].numel()) * dtype_size(info.inputs[k].dtype));
         }
       }
