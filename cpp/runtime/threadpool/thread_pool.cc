@@ -115,12 +115,15 @@ struct ThreadPool::State {
   // run_async's task: written before async_state becomes kAsyncPending, destroyed by
   // wait_async after it saw kAsyncDone.
   std::function<void()> async_task;
-  std::atomic<int> async_state{kAsyncIdle};
+  alignas(64) std::atomic<int> async_state{kAsyncIdle};  // apart from the job fields: workers poll it as they spin
   std::atomic<bool> async_waiter_sleeping{false};
   std::condition_variable async_done;  // under `mutex`
 
   // Claims the pending async task, if any, and runs it; false when there was none to claim.
   bool try_run_async() {
+    // A plain load first: every wake-up of every worker comes here, and a failed
+    // compare-exchange would still take the line from the other cores.
+    if (async_state.load(std::memory_order_relaxed) != kAsyncPending) return false;
     int expected = kAsyncPending;
     if (!async_state.compare_exchange_strong(expected, kAsyncRunning, std::memory_order_acq_rel)) return false;
     async_task();
