@@ -419,7 +419,7 @@ def main(argv=None) -> int:
     ap.add_argument("--settle-ms", type=float, default=100.0,
                     help="before each timed call, run the same engine untimed for at least this long "
                          "(default 100; 0: one call)")
-    ap.add_argument("--startup-repeats", type=int, default=5,
+    ap.add_argument("--startup-repeats", type=int, default=15,
                     help="fresh processes per startup figure (0: skip startup and RSS)")
     ap.add_argument("--passive-peers", action="store_true",
                     help="make torch's OpenMP (OMP_WAIT_POLICY=PASSIVE) and ONNX Runtime "
