@@ -11,11 +11,12 @@ and ResNet's downsampling block (BN folded, ReLU fused into the strided conv). t
 this file at every ISA level. Small tensors: the whole file stays fast.
 """
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 
-from helpers import check_parity
+from helpers import check_parity, export_and_load
 from models import randomize_batchnorm
 
 
@@ -243,3 +244,20 @@ def test_gemm_7x7_basic_block_with_fused_epilogue(tmp_path):
     model = randomize_batchnorm(_BasicBlock(24))  # both 3x3 convs on 8x49 tiles; + x and ReLU fused
     x = torch.randn(1, 24, 7, 7, generator=torch.Generator().manual_seed(10)) * 2
     check_parity(model, (x,), tmp_path / "basic7.dkr")
+
+
+def test_compact_weights_from_a_file_and_from_bytes_match_the_packed_path(tmp_path):
+    # A ResNet layer3-like block (256 channels would be slow here; 48 at 14x14 is one chunk
+    # of 16 tiles, as there): compact_weights gives bit-identical outputs through load() and
+    # load_bytes().
+    import deploykit
+
+    torch.manual_seed(0)
+    model = randomize_batchnorm(_BasicBlock(48)).eval()
+    x = torch.randn(1, 48, 14, 14, generator=torch.Generator().manual_seed(7))
+    path = tmp_path / "block.dkr"
+    packed = export_and_load(model, (x,), path)(x.numpy())
+    from_file = deploykit.load(str(path), compact_weights=True)(x.numpy())
+    from_bytes = deploykit.load_bytes(path.read_bytes(), compact_weights=True)(x.numpy())
+    np.testing.assert_array_equal(from_file, packed)
+    np.testing.assert_array_equal(from_bytes, packed)

@@ -257,9 +257,9 @@ def load(path: Union[str, os.PathLike], num_threads: Optional[int] = None, *, co
 
 
 def load_bytes(data, num_threads: Optional[int] = None, *, max_arena_bytes: Optional[int] = None,
-               max_concurrent_calls: Optional[int] = None) -> Module:
+               max_concurrent_calls: Optional[int] = None, compact_weights: bool = False) -> Module:
     """Loads and verifies an archive held in memory (any bytes-like object); the bytes are copied."""
     _check_load_options(num_threads, max_arena_bytes, max_concurrent_calls)
     native = _runtime_module().Module.load_bytes(data, num_threads or 0, max_arena_bytes or 0,
-                                                 max_concurrent_calls or 0)
+                                                 max_concurrent_calls or 0, bool(compact_weights))
     return Module(native, "<memory>")

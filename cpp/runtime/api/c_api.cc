@@ -58,6 +58,7 @@ deployrt::LoadOptions to_options(const deployrt_load_options* options) {
   o.max_arena_bytes = options->max_arena_bytes;
   o.copy_file = options->copy_file != 0;
   o.max_isa = static_cast<deployrt::Isa>(options->max_isa);
+  o.compact_weights = options->compact_weights != 0;
   return o;
 }
 

@@ -167,7 +167,8 @@ PYBIND11_MODULE(_runtime, m) {
           "load_bytes",
           // Any bytes-like object, at any alignment (a bytes object's payload is not
           // 64-byte aligned): the runtime copies it into an aligned buffer it owns.
-          [](py::buffer data, int num_threads, uint64_t max_arena_bytes, int max_concurrent_calls) {
+          [](py::buffer data, int num_threads, uint64_t max_arena_bytes, int max_concurrent_calls,
+             bool compact_weights) {
             py::buffer_info info = data.request();
             if (info.ndim != 1 || info.itemsize != 1 || (info.ndim == 1 && info.strides[0] != 1)) {
               raise_status(deployrt::Status(deployrt::ErrorCode::kInput,
@@ -177,6 +178,7 @@ PYBIND11_MODULE(_runtime, m) {
             options.num_threads = num_threads;
             options.max_arena_bytes = max_arena_bytes;
             options.max_concurrent_calls = max_concurrent_calls;
+            options.compact_weights = compact_weights;
             deployrt::Result<deployrt::Module> result = [&] {
               py::gil_scoped_release release;
               return deployrt::Module::try_load_from_memory(info.ptr, static_cast<size_t>(info.size), options);
@@ -184,7 +186,7 @@ PYBIND11_MODULE(_runtime, m) {
             return unwrap(std::move(result));
           },
           py::arg("data"), py::arg("num_threads") = 0, py::arg("max_arena_bytes") = 0,
-          py::arg("max_concurrent_calls") = 0)
+          py::arg("max_concurrent_calls") = 0, py::arg("compact_weights") = false)
       .def(
           "forward",
           [](const deployrt::Module& self, const std::vector<py::array>& inputs) {

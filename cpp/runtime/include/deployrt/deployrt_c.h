@@ -96,6 +96,7 @@ typedef struct deployrt_load_options {
   uint64_t max_arena_bytes;     /**< refuse larger activation arenas; 0 = built-in limit */
   int32_t copy_file;            /**< nonzero: read the file into memory instead of mapping it */
   int32_t max_isa;              /**< a deployrt_isa */
+  int32_t compact_weights;      /**< nonzero: weights near their archive size, a little slower */
 } deployrt_load_options;
 
 /** Fills *options with the defaults (all zero: best settings for this machine). */
