@@ -315,12 +315,14 @@ Result<Module> Module::Impl::finish_load(std::shared_ptr<Impl> impl, const uint8
     auto release_all_but_in_place = [&impl](const Executor& ex) {
       if (impl->file_.data() == nullptr) return;
       std::vector<std::pair<const void*, size_t>> in_place = ex.constants_read_in_place();
-      for (const auto& [p, bytes] : in_place) impl->file_.touch_range(p, bytes);
       for (const WeightCache::Entry& e : impl->weights_.entries()) {
         if (e.in_place) in_place.emplace_back(e.data.get(), e.bytes);
       }
       impl->file_.release_resident_pages_except(in_place);
     };
+    if (executor.ok() && impl->file_.data() != nullptr) {
+      for (const auto& [p, bytes] : executor.value()->constants_read_in_place()) impl->file_.touch_range(p, bytes);
+    }
     if (executor.ok()) release_all_but_in_place(*executor.value());
     if (executor.ok() && impl->num_threads > 1) {
       // The first call's arena, allocated and faulted in now, while the worker checksums

@@ -76,24 +76,33 @@ int64_t f32_winograd_gemm_items(const WinogradPlan& p, int64_t chunk_begin, int6
   return kWinogradPoints * p.m_panels * panels;
 }
 
+namespace {
+
+// One GEMM tile, the same microkernel call for the packed and the per-call U (hence their
+// bit-identical outputs): A panel `a` (position xi, rows mp * MR ..) times n panel n of V.
+// The epilogue belongs after the output transform: none here.
+void winograd_gemm_tile(const WinogradPlan& p, const float* a, const float* v, float* m, int64_t count, int64_t xi,
+                        int64_t mp, int64_t n) {
+  GemmEpilogue ep;
+  ep.min = -std::numeric_limits<float>::infinity();
+  ep.max = std::numeric_limits<float>::infinity();
+  const int64_t oc_count = p.shape.out_channels, row0 = mp * p.gemm.mr;
+  const int64_t mr = std::min<int64_t>(p.gemm.mr, oc_count - row0);
+  const int64_t nr = std::min<int64_t>(p.gemm.nr, count - n * p.gemm.nr);
+  p.gemm.fn(p.shape.in_channels, a, v + (xi * p.chunk_n_panels() + n) * p.b_panel_floats(), p.gemm.nr,
+            m + (xi * oc_count + row0) * p.chunk_tiles + n * p.gemm.nr, p.chunk_tiles, mr, nr, ep);
+}
+
+}  // namespace
+
 void f32_winograd_gemm(const WinogradPlan& p, const float* packed_u, const float* v, float* m, int64_t chunk_begin,
                        int64_t chunk_end, int64_t begin, int64_t end) {
   const int64_t count = chunk_end - chunk_begin;
   const int64_t panels = (count + p.gemm.nr - 1) / p.gemm.nr;
-  const int64_t oc_count = p.shape.out_channels;
-  GemmEpilogue ep;  // the epilogue belongs after the output transform
-  ep.min = -std::numeric_limits<float>::infinity();
-  ep.max = std::numeric_limits<float>::infinity();
   for (int64_t item = begin; item < end; ++item) {
-    const int64_t n = item % panels;
-    const int64_t xm = item / panels;
+    const int64_t n = item % panels, xm = item / panels;
     const int64_t xi = xm / p.m_panels, mp = xm % p.m_panels;
-    const int64_t row0 = mp * p.gemm.mr;
-    const int64_t mr = std::min<int64_t>(p.gemm.mr, oc_count - row0);
-    const int64_t nr = std::min<int64_t>(p.gemm.nr, count - n * p.gemm.nr);
-    p.gemm.fn(p.shape.in_channels, packed_u + (xi * p.m_panels + mp) * p.a_panel_floats(),
-              v + (xi * p.chunk_n_panels() + n) * p.b_panel_floats(), p.gemm.nr,
-              m + (xi * oc_count + row0) * p.chunk_tiles + n * p.gemm.nr, p.chunk_tiles, mr, nr, ep);
+    winograd_gemm_tile(p, packed_u + (xi * p.m_panels + mp) * p.a_panel_floats(), v, m, count, xi, mp, n);
   }
 }
 
@@ -101,18 +110,8 @@ void f32_winograd_gemm_panel(const WinogradPlan& p, const float* u, int64_t u_xi
                              int64_t chunk_begin, int64_t chunk_end, int64_t mp) {
   const int64_t count = chunk_end - chunk_begin;
   const int64_t panels = (count + p.gemm.nr - 1) / p.gemm.nr;
-  const int64_t oc_count = p.shape.out_channels;
-  GemmEpilogue ep;  // as in f32_winograd_gemm
-  ep.min = -std::numeric_limits<float>::infinity();
-  ep.max = std::numeric_limits<float>::infinity();
-  const int64_t row0 = mp * p.gemm.mr;
-  const int64_t mr = std::min<int64_t>(p.gemm.mr, oc_count - row0);
   for (int64_t xi = 0; xi < kWinogradPoints; ++xi) {
-    for (int64_t n = 0; n < panels; ++n) {
-      const int64_t nr = std::min<int64_t>(p.gemm.nr, count - n * p.gemm.nr);
-      p.gemm.fn(p.shape.in_channels, u + xi * u_xi_stride, v + (xi * p.chunk_n_panels() + n) * p.b_panel_floats(),
-                p.gemm.nr, m + (xi * oc_count + row0) * p.chunk_tiles + n * p.gemm.nr, p.chunk_tiles, mr, nr, ep);
-    }
+    for (int64_t n = 0; n < panels; ++n) winograd_gemm_tile(p, u + xi * u_xi_stride, v, m, count, xi, mp, n);
   }
 }
 
